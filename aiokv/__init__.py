@@ -1,0 +1,47 @@
+"""aiokv: an asyncio key-value client for Redis-compatible storage, with a Redis-exact memory driver."""
+
+from ._client import DEFAULT, AsyncClient
+from ._codec import TTL, Value
+from ._exceptions import (
+    ClientClosedError,
+    CommandError,
+    DriverUnavailableError,
+    IntegerOverflowError,
+    InvalidArgumentError,
+    KVConnectionError,
+    KVError,
+    KVTimeoutError,
+    LockError,
+    LockNotOwnedError,
+    NotAnIntegerError,
+    OutOfMemoryError,
+    ValueDecodeError,
+    WrongTypeError,
+)
+from ._settings import EvictionPolicy, KVSettings
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT",
+    "TTL",
+    "AsyncClient",
+    "ClientClosedError",
+    "CommandError",
+    "DriverUnavailableError",
+    "EvictionPolicy",
+    "IntegerOverflowError",
+    "InvalidArgumentError",
+    "KVConnectionError",
+    "KVError",
+    "KVSettings",
+    "KVTimeoutError",
+    "LockError",
+    "LockNotOwnedError",
+    "NotAnIntegerError",
+    "OutOfMemoryError",
+    "Value",
+    "ValueDecodeError",
+    "WrongTypeError",
+    "__version__",
+]

@@ -1,0 +1,143 @@
+"""Argument conversions shared by the facade and both drivers.
+
+Values travel as ``str`` or ``bytes``: ints and floats become their decimal text, as Redis stores
+them. TTLs travel as whole milliseconds.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Final, Union
+
+from ._exceptions import IntegerOverflowError, InvalidArgumentError, NotAnIntegerError
+
+__all__ = [
+    "INT64_MAX",
+    "INT64_MIN",
+    "TTL",
+    "Value",
+    "encode_value",
+    "escape_glob",
+    "parse_int",
+    "ttl_to_ms",
+]
+
+Value = Union[str, bytes, int, float]
+"""What a command accepts as a value: text, bytes, or a number stored as its decimal text."""
+
+TTL = Union[int, float, timedelta]
+"""Seconds (millisecond precision) or a timedelta."""
+
+INT64_MIN: Final = -(2**63)
+INT64_MAX: Final = 2**63 - 1
+
+# Redis's string2ll: optional '-', no '+', no spaces, no leading zeros, no "-0", at most 20 chars.
+_STRICT_INT = re.compile(r"(?:0|-?[1-9][0-9]{0,19})\Z")
+_GLOB_SPECIAL = re.compile(r"([*?\[\]\\])")
+
+
+def encode_value(value: object) -> str | bytes:
+    """Return ``value`` as the text or bytes that will be stored.
+
+    Raises:
+        TypeError: for anything but str, bytes, bytearray, memoryview, int and float (bool too:
+            store 1/0 explicitly), naming ``set_json`` for structured data.
+    """
+    kind = type(value)
+    if kind is str or kind is bytes:
+        return value  # type: ignore[return-value]
+    if kind is int:
+        return str(value)
+    if kind is float:
+        return repr(value)
+    if isinstance(value, (bytearray, memoryview)):
+        return bytes(value)
+    if isinstance(value, (str, bytes)):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(int(value))
+    raise TypeError(
+        f"aiokv stores str, bytes, int or float values, not {kind.__name__}; "
+        "use set_json() for structured data"
+    )
+
+
+def encode_member(value: object) -> str:
+    """Return a hash field or value, list element or set member as canonical text.
+
+    Bytes that are not UTF-8 are kept losslessly with surrogate escapes, so ``b"a"`` and ``"a"``
+    are the same member, as they are on a Redis server.
+    """
+    encoded = encode_value(value)
+    if type(encoded) is str:
+        return encoded
+    return encoded.decode("utf-8", "surrogateescape")  # type: ignore[union-attr]
+
+
+def ttl_to_ms(ttl: TTL) -> int:
+    """Convert a TTL to whole milliseconds (rounded to nearest).
+
+    Raises:
+        TypeError: if ``ttl`` is not a number or a timedelta.
+    """
+    if isinstance(ttl, timedelta):
+        return round(ttl.total_seconds() * 1000)
+    if isinstance(ttl, (int, float)) and not isinstance(ttl, bool):
+        return round(ttl * 1000)
+    raise TypeError(f"ttl must be seconds (int or float) or a timedelta, not {type(ttl).__name__}")
+
+
+def positive_ttl_ms(ttl: TTL, command: str) -> int:
+    """Like :func:`ttl_to_ms`, for commands that reject an expire time <= 0 (SET, SETEX).
+
+    Raises:
+        InvalidArgumentError: if the TTL rounds to 0 ms or less; the message is Redis's.
+    """
+    ms = ttl_to_ms(ttl)
+    if ms <= 0:
+        raise InvalidArgumentError(f"ERR invalid expire time in '{command}' command")
+    return ms
+
+
+def parse_int(raw: str | bytes) -> int:
+    """Parse a stored value strictly as Redis does before INCR/DECR.
+
+    Raises:
+        NotAnIntegerError: for anything but a canonical 64-bit signed decimal.
+    """
+    text = raw.decode("ascii", "replace") if isinstance(raw, bytes) else raw
+    if _STRICT_INT.match(text) is None:
+        raise NotAnIntegerError()
+    number = int(text)
+    if not INT64_MIN <= number <= INT64_MAX:
+        raise NotAnIntegerError()
+    return number
+
+
+def check_amount(amount: object) -> int:
+    """Validate an INCRBY/DECRBY amount: a 64-bit signed ``int`` (Redis's range check).
+
+    Raises:
+        NotAnIntegerError: if ``amount`` is not an int or is out of range.
+    """
+    if type(amount) is not int or not INT64_MIN <= amount <= INT64_MAX:
+        raise NotAnIntegerError()
+    return amount
+
+
+def add_checked(current: int, amount: int) -> int:
+    """Return ``current + amount``.
+
+    Raises:
+        IntegerOverflowError: if the sum leaves the 64-bit signed range.
+    """
+    result = current + amount
+    if not INT64_MIN <= result <= INT64_MAX:
+        raise IntegerOverflowError()
+    return result
+
+
+def escape_glob(text: str) -> str:
+    """Escape the glob characters in ``text`` so a pattern matches it literally (for prefixes)."""
+    return _GLOB_SPECIAL.sub(r"\\\1", text)

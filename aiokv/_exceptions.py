@@ -1,0 +1,120 @@
+"""The aiokv error tree.
+
+Every error aiokv raises on purpose is a :class:`KVError`; both drivers raise the same class for
+the same mistake, so user code never depends on the driver in use::
+
+    KVError
+    ├── CommandError                  the store refused a command
+    │   ├── WrongTypeError            (TypeError)   key holds another kind of value
+    │   ├── NotAnIntegerError         (ValueError)  value or argument is not a 64-bit integer
+    │   │   └── IntegerOverflowError                increment or decrement would overflow
+    │   ├── InvalidArgumentError      (ValueError)  e.g. an expire time <= 0
+    │   └── OutOfMemoryError                        memory limit reached under `noeviction`
+    ├── ValueDecodeError              (ValueError)  a stored value is not UTF-8 text
+    ├── KVConnectionError             (ConnectionError) the server cannot be reached
+    ├── KVTimeoutError                (TimeoutError) a command or a pool wait took too long
+    ├── ClientClosedError             (RuntimeError) the client was used after aclose()
+    ├── DriverUnavailableError        (RuntimeError) the driver cannot run here
+    └── LockError                                   a lock could not be acquired or released
+        └── LockNotOwnedError                       release by someone who does not hold it
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ClientClosedError",
+    "CommandError",
+    "DriverUnavailableError",
+    "IntegerOverflowError",
+    "InvalidArgumentError",
+    "KVConnectionError",
+    "KVError",
+    "KVTimeoutError",
+    "LockError",
+    "LockNotOwnedError",
+    "NotAnIntegerError",
+    "OutOfMemoryError",
+    "ValueDecodeError",
+    "WrongTypeError",
+]
+
+
+class KVError(Exception):
+    """Root of every error aiokv raises on purpose."""
+
+
+class CommandError(KVError):
+    """The store refused a command; the message is the server's (or the memory driver's) reply."""
+
+
+class WrongTypeError(CommandError, TypeError):
+    """The key holds another kind of value (Redis's WRONGTYPE)."""
+
+    def __init__(
+        self, message: str = "WRONGTYPE Operation against a key holding the wrong kind of value"
+    ) -> None:
+        super().__init__(message)
+
+
+class NotAnIntegerError(CommandError, ValueError):
+    """The stored value or an argument is not a 64-bit signed integer."""
+
+    def __init__(self, message: str = "ERR value is not an integer or out of range") -> None:
+        super().__init__(message)
+
+
+class IntegerOverflowError(NotAnIntegerError):
+    """An increment or decrement would leave the 64-bit signed range; the value is unchanged."""
+
+    def __init__(self, message: str = "ERR increment or decrement would overflow") -> None:
+        super().__init__(message)
+
+
+class InvalidArgumentError(CommandError, ValueError):
+    """An argument is out of range for the command, such as an expire time <= 0."""
+
+
+class OutOfMemoryError(CommandError):
+    """The store is full and its eviction policy is ``noeviction``: raise the limit or pick a policy."""
+
+    def __init__(
+        self, message: str = "OOM command not allowed when used memory > 'maxmemory'."
+    ) -> None:
+        super().__init__(message)
+
+
+class ValueDecodeError(KVError, ValueError):
+    """A stored value is not UTF-8 text; read it with ``get_bytes()`` instead."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(f"value at {key!r} is not UTF-8 text; read it with get_bytes()")
+
+
+class KVConnectionError(KVError, ConnectionError):
+    """The server could not be reached, or dropped the connection past the retry budget."""
+
+
+class KVTimeoutError(KVError, TimeoutError):
+    """A command, a connect or a wait for a pooled connection took longer than its timeout."""
+
+
+class ClientClosedError(KVError, RuntimeError):
+    """The client was used after ``aclose()``; create a new client instead."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "this AsyncClient is closed; create a new AsyncClient (or use `async with`)"
+        )
+
+
+class DriverUnavailableError(KVError, RuntimeError):
+    """The configured driver cannot run in this environment (missing package, wrong event loop)."""
+
+
+class LockError(KVError):
+    """A lock could not be acquired in time, or could not be released."""
+
+
+class LockNotOwnedError(LockError):
+    """The lock expired or is held by another owner, so this holder cannot release or extend it."""

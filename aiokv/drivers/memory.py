@@ -1,0 +1,471 @@
+"""The in-process driver: a dict-backed command engine with Redis 7 semantics.
+
+Concurrency: every command body runs to completion without awaiting, so on one event loop each
+command is atomic (1,000 concurrent ``incr`` give 1,000) and no lock is taken per call.
+
+Expiry: deadlines live beside the data (``_expires``, monotonic seconds). Every lookup drops an
+expired key first (lazy expiry), and a reaper task reclaims keys nobody touches again (active
+expiry). Instead of Redis's random sampling, which needs O(1) random access a dict does not give,
+keys with a TTL are filed in one-second buckets; the reaper empties the buckets whose second has
+passed, a few thousand keys at a time, yielding to the event loop between slices. Bucket upkeep is
+O(1) per TTL change, so nothing goes stale and no per-key timer exists.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import anyio
+from anyio.abc import TaskGroup
+
+from .._codec import add_checked, parse_int
+from .._exceptions import DriverUnavailableError, ValueDecodeError, WrongTypeError
+from .._glob import compile_glob
+from .._settings import KVSettings
+from ._eviction import Evictor
+
+__all__ = ["MemoryDriver"]
+
+# A slice of reaper work stops after this long, then yields to the event loop.
+_REAP_BUDGET = 0.002
+_CHECK_CLOCK_EVERY = 64
+
+_TYPE_NAMES: dict[type, str] = {str: "string", bytes: "string", dict: "hash", deque: "list", set: "set"}
+
+
+def _text(item: str | bytes) -> str:
+    # Container members are canonical text; undecodable bytes survive as surrogate escapes.
+    return item if type(item) is str else item.decode("utf-8", "surrogateescape")  # type: ignore[union-attr]
+
+
+class MemoryDriver:
+    """Redis semantics in a dict. See :class:`aiokv._protocol.Driver` for each command."""
+
+    def __init__(self, settings: KVSettings, clock: Callable[[], float] = time.monotonic) -> None:
+        self._data: dict[str, Any] = {}
+        self._expires: dict[str, float] = {}
+        self._buckets: dict[int, set[str]] = {}
+        self._reaped_until = int(clock())
+        self._clock = clock
+        self._interval = settings.memory_reaper_interval
+        self._cancel: Callable[[], object] | None = None
+        self._evictor = (
+            Evictor(self, settings.memory_max_keys, settings.memory_eviction_policy)
+            if settings.memory_max_keys is not None
+            else None
+        )
+
+    # -- lifetime ----------------------------------------------------------------------------
+
+    def open(self, task_group: TaskGroup | None) -> None:
+        if task_group is not None:
+            scope = anyio.CancelScope()
+            task_group.start_soon(self._run_reaper, scope)
+            self._cancel = scope.cancel
+            return
+        try:
+            import asyncio
+
+            task = asyncio.get_running_loop().create_task(self._run_reaper(None))
+        except RuntimeError:
+            raise DriverUnavailableError(
+                "outside asyncio the memory driver's expiry reaper needs a task group: "
+                "open the client with `async with AsyncClient() as kv:`"
+            ) from None
+        self._cancel = task.cancel
+
+    async def aclose(self) -> None:
+        if self._cancel is not None:
+            self._cancel()
+            self._cancel = None
+
+    async def _run_reaper(self, scope: anyio.CancelScope | None) -> None:
+        if scope is None:
+            await self._reap_forever()
+            return
+        with scope:
+            await self._reap_forever()
+
+    async def _reap_forever(self) -> None:
+        while True:
+            more = self.reap(_REAP_BUDGET)
+            await anyio.sleep(0 if more else self._interval)
+
+    # -- expiry internals --------------------------------------------------------------------
+
+    def reap(self, budget: float) -> bool:
+        """Delete keys whose one-second bucket has passed, for up to ``budget`` seconds.
+
+        Returns True when due work remains (the caller yields, then calls again).
+        """
+        buckets = self._buckets
+        if not buckets:
+            self._reaped_until = int(self._clock())
+            return False
+        data, expires, clock, evictor = self._data, self._expires, self._clock, self._evictor
+        start = clock()
+        due_before = int(start)
+        done = 0
+        second = self._reaped_until
+        while second < due_before:
+            bucket = buckets.get(second)
+            if bucket:
+                while bucket:
+                    key = bucket.pop()
+                    del expires[key]
+                    del data[key]
+                    if evictor is not None:
+                        evictor.forget(key)
+                    done += 1
+                    if done % _CHECK_CLOCK_EVERY == 0 and clock() - start > budget:
+                        self._reaped_until = second
+                        return True
+            buckets.pop(second, None)
+            second += 1
+            if not buckets:
+                second = due_before
+        self._reaped_until = second
+        return False
+
+    def _set_deadline(self, key: str, ms: int) -> None:
+        deadline = self._clock() + ms / 1000
+        old = self._expires.get(key)
+        if old is not None:
+            self._buckets[int(old)].discard(key)
+        self._expires[key] = deadline
+        second = int(deadline)
+        bucket = self._buckets.get(second)
+        if bucket is None:
+            self._buckets[second] = {key}
+        else:
+            bucket.add(key)
+
+    def _clear_deadline(self, key: str) -> bool:
+        old = self._expires.pop(key, None)
+        if old is None:
+            return False
+        second = int(old)
+        bucket = self._buckets[second]
+        bucket.discard(key)
+        if not bucket:
+            del self._buckets[second]
+        return True
+
+    def _remove(self, key: str) -> None:
+        del self._data[key]
+        if self._expires:
+            self._clear_deadline(key)
+        if self._evictor is not None:
+            self._evictor.forget(key)
+
+    def _lookup(self, key: str) -> Any:
+        """The live value at ``key`` or None; an expired key is dropped first."""
+        value = self._data.get(key)
+        if value is not None and self._expires:
+            deadline = self._expires.get(key)
+            if deadline is not None and self._clock() > deadline:
+                self._remove(key)
+                return None
+        return value
+
+    def _typed(self, key: str, kind: type) -> Any:
+        value = self._lookup(key)
+        if value is not None and type(value) is not kind:
+            raise WrongTypeError()
+        return value
+
+    def _create(self, key: str, value: Any) -> None:
+        if self._evictor is not None:
+            self._evictor.make_room(key)
+        self._data[key] = value
+
+    def _touch(self, key: str) -> None:
+        if self._evictor is not None:
+            self._evictor.touch(key)
+
+    # -- strings -----------------------------------------------------------------------------
+
+    async def set(
+        self, key: str, value: str | bytes, px: int | None, nx: bool, xx: bool
+    ) -> bool:
+        data = self._data
+        if nx or xx:
+            exists = self._lookup(key) is not None
+            if (nx and exists) or (xx and not exists):
+                return False
+        if self._evictor is not None and key not in data:
+            self._evictor.make_room(key)
+        data[key] = value
+        if px is not None:
+            self._set_deadline(key, px)
+        elif self._expires:
+            self._clear_deadline(key)
+        return True
+
+    async def get(self, key: str) -> str | None:
+        # The hot path: inlined lookup, no helper calls on a hit without TTL.
+        value = self._data.get(key)
+        if value is None:
+            return None
+        if self._expires:
+            deadline = self._expires.get(key)
+            if deadline is not None and self._clock() > deadline:
+                self._remove(key)
+                return None
+        if self._evictor is not None:
+            self._evictor.touch(key)
+        if type(value) is str:
+            return value  # type: ignore[no-any-return]
+        if type(value) is bytes:
+            try:
+                return value.decode()
+            except UnicodeDecodeError:
+                raise ValueDecodeError(key) from None
+        raise WrongTypeError()
+
+    async def get_bytes(self, key: str) -> bytes | None:
+        value = self._lookup(key)
+        if value is None:
+            return None
+        self._touch(key)
+        if type(value) is bytes:
+            return value
+        if type(value) is str:
+            return value.encode("utf-8", "surrogateescape")  # type: ignore[no-any-return]
+        raise WrongTypeError()
+
+    async def incrby(self, key: str, amount: int) -> int:
+        value = self._lookup(key)
+        if value is None:
+            result = add_checked(0, amount)
+            self._create(key, str(result))
+            return result
+        if type(value) is not str and type(value) is not bytes:
+            raise WrongTypeError()
+        result = add_checked(parse_int(value), amount)
+        self._data[key] = str(result)
+        self._touch(key)
+        return result
+
+    # -- keyspace ----------------------------------------------------------------------------
+
+    async def delete(self, keys: Sequence[str]) -> int:
+        removed = 0
+        for key in set(keys):
+            if self._lookup(key) is not None:
+                self._remove(key)
+                removed += 1
+        return removed
+
+    async def exists(self, keys: Sequence[str]) -> int:
+        return sum(1 for key in keys if self._lookup(key) is not None)
+
+    async def pexpire(self, key: str, ms: int) -> bool:
+        if self._lookup(key) is None:
+            return False
+        if ms <= 0:
+            self._remove(key)
+        else:
+            self._set_deadline(key, ms)
+        return True
+
+    async def persist(self, key: str) -> bool:
+        if self._lookup(key) is None:
+            return False
+        return self._clear_deadline(key)
+
+    async def pttl(self, key: str) -> int:
+        if self._lookup(key) is None:
+            return -2
+        deadline = self._expires.get(key)
+        if deadline is None:
+            return -1
+        # Deadlines are floats; the epsilon keeps 1.5 s from reading as 1501 ms.
+        return max(0, math.ceil((deadline - self._clock()) * 1000 - 1e-6))
+
+    async def ttl(self, key: str) -> int:
+        ms = await self.pttl(key)
+        return ms if ms < 0 else (ms + 500) // 1000
+
+    async def type(self, key: str) -> str:
+        value = self._lookup(key)
+        return "none" if value is None else _TYPE_NAMES[type(value)]
+
+    def _live_matching(self, keys: Iterable[str], pattern: str) -> list[str]:
+        match = compile_glob(pattern)
+        found = []
+        for key in keys:
+            if match(key) and self._lookup(key) is not None:
+                found.append(key)
+        return found
+
+    async def keys(self, pattern: str) -> list[str]:
+        return self._live_matching(list(self._data), pattern)
+
+    async def scan_iter(self, pattern: str, count: int) -> AsyncIterator[str]:
+        snapshot = list(self._data)
+        for start in range(0, len(snapshot), count):
+            for key in self._live_matching(snapshot[start : start + count], pattern):
+                yield key
+            await anyio.sleep(0)
+
+    async def dbsize(self) -> int:
+        return len(self._data)
+
+    async def flushdb(self) -> None:
+        self._data.clear()
+        self._expires.clear()
+        self._buckets.clear()
+        if self._evictor is not None:
+            self._evictor.clear()
+
+    async def ping(self) -> bool:
+        return True
+
+    # -- hashes ------------------------------------------------------------------------------
+
+    async def hset(self, key: str, mapping: Mapping[str | bytes, str | bytes]) -> int:
+        fields: dict[str, str] | None = self._typed(key, dict)
+        if fields is None:
+            fields = {}
+            self._create(key, fields)
+        else:
+            self._touch(key)
+        before = len(fields)
+        for field, value in mapping.items():
+            fields[_text(field)] = _text(value)
+        return len(fields) - before
+
+    async def hget(self, key: str, field: str | bytes) -> str | None:
+        fields: dict[str, str] | None = self._typed(key, dict)
+        if fields is None:
+            return None
+        self._touch(key)
+        return fields.get(_text(field))
+
+    async def hgetall(self, key: str) -> dict[str, str]:
+        fields: dict[str, str] | None = self._typed(key, dict)
+        if fields is None:
+            return {}
+        self._touch(key)
+        return dict(fields)
+
+    async def hdel(self, key: str, fields: Sequence[str | bytes]) -> int:
+        stored: dict[str, str] | None = self._typed(key, dict)
+        if stored is None:
+            return 0
+        before = len(stored)
+        for field in fields:
+            stored.pop(_text(field), None)
+        if not stored:
+            self._remove(key)
+        return before - len(stored)
+
+    # -- lists -------------------------------------------------------------------------------
+
+    def _list_for_push(self, key: str) -> deque[str]:
+        items: deque[str] | None = self._typed(key, deque)
+        if items is None:
+            items = deque()
+            self._create(key, items)
+        else:
+            self._touch(key)
+        return items
+
+    async def lpush(self, key: str, values: Sequence[str | bytes]) -> int:
+        items = self._list_for_push(key)
+        items.extendleft(_text(v) for v in values)
+        return len(items)
+
+    async def rpush(self, key: str, values: Sequence[str | bytes]) -> int:
+        items = self._list_for_push(key)
+        items.extend(_text(v) for v in values)
+        return len(items)
+
+    def _pop(self, key: str, count: int | None, left: bool) -> str | list[str] | None:
+        items: deque[str] | None = self._typed(key, deque)
+        if items is None:
+            return None
+        pop = items.popleft if left else items.pop
+        if count is None:
+            result: str | list[str] = pop()
+        else:
+            result = [pop() for _ in range(min(count, len(items)))]
+        if not items:
+            self._remove(key)
+        else:
+            self._touch(key)
+        return result
+
+    async def lpop(self, key: str, count: int | None) -> str | list[str] | None:
+        return self._pop(key, count, left=True)
+
+    async def rpop(self, key: str, count: int | None) -> str | list[str] | None:
+        return self._pop(key, count, left=False)
+
+    async def llen(self, key: str) -> int:
+        items: deque[str] | None = self._typed(key, deque)
+        return 0 if items is None else len(items)
+
+    async def lrange(self, key: str, start: int, stop: int) -> list[str]:
+        items: deque[str] | None = self._typed(key, deque)
+        if items is None:
+            return []
+        self._touch(key)
+        size = len(items)
+        if start < 0:
+            start = max(start + size, 0)
+        if stop < 0:
+            stop += size
+        stop = min(stop, size - 1)
+        if start > stop:
+            return []
+        if start == 0 and stop == size - 1:
+            return list(items)
+        return [items[i] for i in range(start, stop + 1)]
+
+    # -- sets --------------------------------------------------------------------------------
+
+    async def sadd(self, key: str, members: Sequence[str | bytes]) -> int:
+        stored: set[str] | None = self._typed(key, set)
+        if stored is None:
+            stored = set()
+            self._create(key, stored)
+        else:
+            self._touch(key)
+        before = len(stored)
+        stored.update(_text(m) for m in members)
+        return len(stored) - before
+
+    async def srem(self, key: str, members: Sequence[str | bytes]) -> int:
+        stored: set[str] | None = self._typed(key, set)
+        if stored is None:
+            return 0
+        before = len(stored)
+        stored.difference_update(_text(m) for m in members)
+        if not stored:
+            self._remove(key)
+        return before - len(stored)
+
+    async def smembers(self, key: str) -> set[str]:
+        stored: set[str] | None = self._typed(key, set)
+        if stored is None:
+            return set()
+        self._touch(key)
+        return set(stored)
+
+    async def sismember(self, key: str, member: str | bytes) -> bool:
+        stored: set[str] | None = self._typed(key, set)
+        if stored is None:
+            return False
+        self._touch(key)
+        return _text(member) in stored
+
+    async def scard(self, key: str) -> int:
+        stored: set[str] | None = self._typed(key, set)
+        return 0 if stored is None else len(stored)
+
