@@ -1,4 +1,7 @@
-"""aiokv: an asyncio key-value client for Redis-compatible storage, with a Redis-exact memory driver."""
+"""aiokv: an asyncio key-value client for Redis-compatible storage.
+
+The memory driver (the default) answers as Redis 7 does; the redis driver runs on redis.asyncio.
+"""
 
 from ._client import DEFAULT, AsyncClient
 from ._codec import TTL, Value

@@ -9,6 +9,7 @@ the method is called.
 
 from __future__ import annotations
 
+import builtins
 import enum
 from collections.abc import AsyncIterator, Awaitable, Mapping
 from types import TracebackType
@@ -170,7 +171,7 @@ class AsyncClient:
         self,
         key: str,
         value: Value,
-        ttl: TTL | None | _Default = DEFAULT,
+        ttl: TTL | _Default | None = DEFAULT,
         *,
         nx: bool = False,
         xx: bool = False,
@@ -202,7 +203,7 @@ class AsyncClient:
             px = positive_ttl_ms(ttl, "set")
         if nx and xx:
             raise InvalidArgumentError("nx and xx cannot both be set")
-        return self._driver.set(self._prefix + key, cast("str | bytes", value), px, nx, xx)
+        return self._driver.set(self._prefix + key, value, px, nx, xx)
 
     async def setex(self, key: str, value: Value, ttl: TTL) -> None:
         """Store ``value`` with a TTL (SETEX).
@@ -444,7 +445,7 @@ class AsyncClient:
         """Remove members; return how many were there. The set vanishes with its last member."""
         return self._driver.srem(self._prefix + key, self._values(members, "srem"))
 
-    def smembers(self, key: str) -> Awaitable[set[str]]:
+    def smembers(self, key: str) -> Awaitable[builtins.set[str]]:
         """All members; an empty set for a missing key."""
         return self._driver.smembers(self._prefix + key)
 

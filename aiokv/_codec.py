@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Final, Union
+from typing import Final, TypeAlias
 
 from ._exceptions import IntegerOverflowError, InvalidArgumentError, NotAnIntegerError
 
@@ -23,10 +23,10 @@ __all__ = [
     "ttl_to_ms",
 ]
 
-Value = Union[str, bytes, int, float]
+Value: TypeAlias = str | bytes | int | float
 """What a command accepts as a value: text, bytes, or a number stored as its decimal text."""
 
-TTL = Union[int, float, timedelta]
+TTL: TypeAlias = int | float | timedelta
 """Seconds (millisecond precision) or a timedelta."""
 
 INT64_MIN: Final = -(2**63)

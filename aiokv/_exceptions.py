@@ -75,7 +75,7 @@ class InvalidArgumentError(CommandError, ValueError):
 
 
 class OutOfMemoryError(CommandError):
-    """The store is full and its eviction policy is ``noeviction``: raise the limit or pick a policy."""
+    """The store is full under ``noeviction`` (or no volatile key to evict): raise the limit."""
 
     def __init__(
         self, message: str = "OOM command not allowed when used memory > 'maxmemory'."

@@ -20,6 +20,7 @@ containers come back with surrogate escapes (``.encode("utf-8", "surrogateescape
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Protocol
 
@@ -45,10 +46,8 @@ class Driver(Protocol):
     async def aclose(self) -> None:
         """Stop background work and release connections. Called once."""
 
-    async def set(
-        self, key: str, value: str | bytes, px: int | None, nx: bool, xx: bool
-    ) -> bool:
-        """SET with optional PX (ms, > 0), NX or XX; True if written. Without PX the TTL is cleared."""
+    async def set(self, key: str, value: str | bytes, px: int | None, nx: bool, xx: bool) -> bool:
+        """SET with optional PX (ms, > 0), NX or XX; True if written. No PX clears the TTL."""
 
     async def get(self, key: str) -> str | None:
         """GET decoded as UTF-8; None on a miss. Raises ValueDecodeError, WrongTypeError."""
@@ -81,7 +80,7 @@ class Driver(Protocol):
         """Every live key matching the Redis glob ``pattern`` (through SCAN on a server)."""
 
     def scan_iter(self, pattern: str, count: int) -> AsyncIterator[str]:
-        """Iterate live keys matching ``pattern``; keys present throughout are seen at least once."""
+        """Iterate live keys matching ``pattern`` (each key present throughout at least once)."""
 
     async def incrby(self, key: str, amount: int) -> int:
         """INCRBY; a missing key counts from 0; the TTL is kept.
@@ -125,7 +124,7 @@ class Driver(Protocol):
     async def srem(self, key: str, members: Sequence[str | bytes]) -> int:
         """SREM: number of members removed; the key vanishes with its last member."""
 
-    async def smembers(self, key: str) -> set[str]:
+    async def smembers(self, key: str) -> builtins.set[str]:
         """SMEMBERS; an empty set for a missing key."""
 
     async def sismember(self, key: str, member: str | bytes) -> bool:

@@ -1,4 +1,4 @@
-"""KVSettings: one settings object for both drivers, read from arguments, the environment and `.env`.
+"""KVSettings: one settings object for both drivers, from arguments, the environment and `.env`.
 
 Every field has a Python name (used as an ``AsyncClient(...)`` keyword) and one environment
 variable. Only the listed variable names are read: a stray ``HOST`` or ``PORT`` in the environment
@@ -106,9 +106,7 @@ class KVSettings(BaseSettings):
     memory_eviction_policy: EvictionPolicy = Field(
         "noeviction", validation_alias="KV_MEMORY_EVICTION_POLICY"
     )
-    memory_reaper_interval: float = Field(
-        0.1, gt=0, validation_alias="KV_MEMORY_REAPER_INTERVAL"
-    )
+    memory_reaper_interval: float = Field(0.1, gt=0, validation_alias="KV_MEMORY_REAPER_INTERVAL")
 
     @field_validator("default_ttl", mode="before")
     @classmethod

@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
+from servers import RedisServer, ServerBinary, describe, find_server_binary
 
 from aiokv import AsyncClient
-from servers import RedisServer, ServerBinary, describe, find_server_binary
 
 
 def pytest_report_header(config: pytest.Config) -> str:

@@ -40,7 +40,7 @@ class Evictor:
         """Register ``key`` as about to be created, evicting one key first if the store is full.
 
         Raises:
-            OutOfMemoryError: under ``noeviction``, or when a volatile policy finds no key with a TTL.
+            OutOfMemoryError: under ``noeviction``, or if a volatile policy finds no key with a TTL.
         """
         if len(self._keys) >= self._max_keys:
             self._evict_one()

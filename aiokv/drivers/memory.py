@@ -13,6 +13,7 @@ O(1) per TTL change, so nothing goes stale and no per-key timer exists.
 
 from __future__ import annotations
 
+import builtins
 import math
 import time
 from collections import deque
@@ -20,6 +21,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 from anyio.abc import TaskGroup
 
 from .._codec import add_checked, parse_int
@@ -34,7 +36,13 @@ __all__ = ["MemoryDriver"]
 _REAP_BUDGET = 0.002
 _CHECK_CLOCK_EVERY = 64
 
-_TYPE_NAMES: dict[type, str] = {str: "string", bytes: "string", dict: "hash", deque: "list", set: "set"}
+_TYPE_NAMES: dict[type, str] = {
+    str: "string",
+    bytes: "string",
+    dict: "hash",
+    deque: "list",
+    set: "set",
+}
 
 
 def _text(item: str | bytes) -> str:
@@ -48,7 +56,7 @@ class MemoryDriver:
     def __init__(self, settings: KVSettings, clock: Callable[[], float] = time.monotonic) -> None:
         self._data: dict[str, Any] = {}
         self._expires: dict[str, float] = {}
-        self._buckets: dict[int, set[str]] = {}
+        self._buckets: dict[int, builtins.set[str]] = {}
         self._reaped_until = int(clock())
         self._clock = clock
         self._interval = settings.memory_reaper_interval
@@ -189,9 +197,7 @@ class MemoryDriver:
 
     # -- strings -----------------------------------------------------------------------------
 
-    async def set(
-        self, key: str, value: str | bytes, px: int | None, nx: bool, xx: bool
-    ) -> bool:
+    async def set(self, key: str, value: str | bytes, px: int | None, nx: bool, xx: bool) -> bool:
         data = self._data
         if nx or xx:
             exists = self._lookup(key) is not None
@@ -219,7 +225,7 @@ class MemoryDriver:
         if self._evictor is not None:
             self._evictor.touch(key)
         if type(value) is str:
-            return value  # type: ignore[no-any-return]
+            return value
         if type(value) is bytes:
             try:
                 return value.decode()
@@ -235,7 +241,7 @@ class MemoryDriver:
         if type(value) is bytes:
             return value
         if type(value) is str:
-            return value.encode("utf-8", "surrogateescape")  # type: ignore[no-any-return]
+            return value.encode("utf-8", "surrogateescape")
         raise WrongTypeError()
 
     async def incrby(self, key: str, amount: int) -> int:
@@ -311,7 +317,7 @@ class MemoryDriver:
         for start in range(0, len(snapshot), count):
             for key in self._live_matching(snapshot[start : start + count], pattern):
                 yield key
-            await anyio.sleep(0)
+            await anyio.lowlevel.checkpoint()
 
     async def dbsize(self) -> int:
         return len(self._data)
@@ -431,7 +437,7 @@ class MemoryDriver:
     # -- sets --------------------------------------------------------------------------------
 
     async def sadd(self, key: str, members: Sequence[str | bytes]) -> int:
-        stored: set[str] | None = self._typed(key, set)
+        stored: builtins.set[str] | None = self._typed(key, set)
         if stored is None:
             stored = set()
             self._create(key, stored)
@@ -442,7 +448,7 @@ class MemoryDriver:
         return len(stored) - before
 
     async def srem(self, key: str, members: Sequence[str | bytes]) -> int:
-        stored: set[str] | None = self._typed(key, set)
+        stored: builtins.set[str] | None = self._typed(key, set)
         if stored is None:
             return 0
         before = len(stored)
@@ -451,21 +457,20 @@ class MemoryDriver:
             self._remove(key)
         return before - len(stored)
 
-    async def smembers(self, key: str) -> set[str]:
-        stored: set[str] | None = self._typed(key, set)
+    async def smembers(self, key: str) -> builtins.set[str]:
+        stored: builtins.set[str] | None = self._typed(key, set)
         if stored is None:
             return set()
         self._touch(key)
         return set(stored)
 
     async def sismember(self, key: str, member: str | bytes) -> bool:
-        stored: set[str] | None = self._typed(key, set)
+        stored: builtins.set[str] | None = self._typed(key, set)
         if stored is None:
             return False
         self._touch(key)
         return _text(member) in stored
 
     async def scard(self, key: str) -> int:
-        stored: set[str] | None = self._typed(key, set)
+        stored: builtins.set[str] | None = self._typed(key, set)
         return 0 if stored is None else len(stored)
-

@@ -11,7 +11,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+import builtins
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, NoReturn
 
 import sniffio
@@ -127,7 +128,7 @@ class RedisDriver:
             )
         self._pool = pool
         self._redis = Redis(connection_pool=pool)
-        self._execute = self._redis.execute_command
+        self._execute: Callable[..., Awaitable[Any]] = self._redis.execute_command
 
     async def aclose(self) -> None:
         if self._redis is not None:
@@ -146,9 +147,7 @@ class RedisDriver:
 
     # -- strings -----------------------------------------------------------------------------
 
-    async def set(
-        self, key: str, value: str | bytes, px: int | None, nx: bool, xx: bool
-    ) -> bool:
+    async def set(self, key: str, value: str | bytes, px: int | None, nx: bool, xx: bool) -> bool:
         args: list[Any] = ["SET", key, value]
         if px is not None:
             args += ("PX", px)
@@ -276,7 +275,7 @@ class RedisDriver:
     async def srem(self, key: str, members: Sequence[str | bytes]) -> int:
         return int(await self._call("SREM", key, *members))
 
-    async def smembers(self, key: str) -> set[str]:
+    async def smembers(self, key: str) -> builtins.set[str]:
         return {_text(member) for member in await self._call("SMEMBERS", key)}
 
     async def sismember(self, key: str, member: str | bytes) -> bool:
