@@ -199,6 +199,8 @@ class AsyncClient:
             px = self._default_px
         elif ttl is None:
             px = None
+        elif type(ttl) is int and ttl > 0:
+            px = ttl * 1000
         else:
             px = positive_ttl_ms(ttl, "set")
         if nx and xx:

@@ -50,11 +50,12 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 
 def spread_pct(values: Sequence[float]) -> float:
-    """(max - min) / median, in percent: a crude noise indicator for a set of samples."""
+    """Interquartile range / median, in percent: how noisy a contender's samples were."""
     if len(values) < 2:
         return 0.0
     mid = median(values)
-    return (max(values) - min(values)) / mid * 100.0 if mid else 0.0
+    q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    return (q3 - q1) / mid * 100.0 if mid else 0.0
 
 
 def ops_per_sec(ops: int, elapsed_ns: int) -> float:

@@ -220,7 +220,7 @@ def render_variant(variant: Variant, stat: str, n_keys: int, rounds: int, passes
         "set+get ops/s",
         "ns/op",
         "best set+get",
-        "spread",
+        "IQR",
         "it/aiokv",
         "aiokv/it",
     ]

@@ -11,28 +11,63 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 from dataclasses import dataclass, field
-from time import perf_counter_ns
-from typing import Any
+from time import perf_counter_ns, thread_time_ns
+from typing import Any, NamedTuple
 
 from ._common import banner, describe_exception, percentile, render_table, write_json
 
 VALUE = "0123456789abcdef" * 2
 
 
+class Wakeup(NamedTuple):
+    at_ns: int  # perf_counter_ns() when the ticker woke
+    late_ns: int  # how much later than requested
+    cpu_ns: int  # this thread's CPU time over the sleep: loop work, not other processes
+
+
+class GcWatch:
+    """Records garbage-collector pauses (observed through gc.callbacks, never disabled)."""
+
+    def __init__(self) -> None:
+        self.pauses: list[tuple[int, int, int]] = []  # (start_ns, duration_ns, generation)
+        self._started = 0
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = perf_counter_ns()
+        else:
+            now = perf_counter_ns()
+            self.pauses.append((self._started, now - self._started, info["generation"]))
+
+    def __enter__(self) -> GcWatch:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._callback)
+
+    def between(self, start_ns: int, end_ns: int) -> int:
+        """Total GC pause (ns) that began inside [start_ns, end_ns)."""
+        return sum(d for s, d, _ in self.pauses if start_ns <= s < end_ns)
+
+
 @dataclass
 class TickerResult:
     requested_ns: int
     started_ns: int
-    wakeups: list[tuple[int, int]] = field(default_factory=list)  # (woke_at_ns, late_ns)
+    wakeups: list[Wakeup] = field(default_factory=list)
 
     @property
     def lateness(self) -> list[int]:
-        return [late for _, late in self.wakeups]
+        return [w.late_ns for w in self.wakeups]
+
+    def worst(self) -> Wakeup | None:
+        return max(self.wakeups, key=lambda w: w.late_ns) if self.wakeups else None
 
     def summary(self) -> dict[str, Any]:
         late = self.lateness
-        worst_at = max(self.wakeups, key=lambda w: w[1])[0] if self.wakeups else 0
         return {
             "wakeups": len(late),
             "max_ms": max(late) / 1e6 if late else 0.0,
@@ -40,7 +75,6 @@ class TickerResult:
             "p50_ms": percentile(late, 50) / 1e6,
             "over_10ms": sum(1 for x in late if x > 10_000_000),
             "over_50ms": sum(1 for x in late if x > 50_000_000),
-            "worst_at_ns": worst_at,
         }
 
 
@@ -48,13 +82,15 @@ async def ticker(duration_s: float, tick_s: float) -> TickerResult:
     requested = int(tick_s * 1e9)
     start = perf_counter_ns()
     result = TickerResult(requested, start)
+    append = result.wakeups.append
     end = start + int(duration_s * 1e9)
     now = start
     while now < end:
         before = perf_counter_ns()
+        cpu_before = thread_time_ns()
         await asyncio.sleep(tick_s)
         now = perf_counter_ns()
-        result.wakeups.append((now, max(0, now - before - requested)))
+        append(Wakeup(now, max(0, now - before - requested), thread_time_ns() - cpu_before))
     return result
 
 
@@ -85,36 +121,64 @@ async def watch_dbsize(kv: Any, interval_s: float, timeout_s: float) -> DbsizeWa
 
 
 def _timeline_rows(
-    watch: DbsizeWatch, ticks: TickerResult, origin_ns: int, step_s: float
+    watch: DbsizeWatch, ticks: TickerResult, gcw: GcWatch, origin_ns: int, step_s: float
 ) -> list[list[str]]:
-    """One row per ``step_s`` of the ticker run: wakeups, worst lateness, last dbsize seen."""
+    """One row per ``step_s`` of the ticker run."""
     step_ns = int(step_s * 1e9)
-    end_ns = ticks.wakeups[-1][0] if ticks.wakeups else origin_ns
+    end_ns = ticks.wakeups[-1].at_ns if ticks.wakeups else origin_ns
     buckets = max(1, -(-(end_ns - origin_ns) // step_ns))
     count = [0] * buckets
     worst = [0] * buckets
-    for at, late in ticks.wakeups:
-        i = min(buckets - 1, max(0, (at - origin_ns) // step_ns))
+    cpu = [0] * buckets
+    for w in ticks.wakeups:
+        i = min(buckets - 1, max(0, (w.at_ns - origin_ns) // step_ns))
         count[i] += 1
-        worst[i] = max(worst[i], late)
+        worst[i] = max(worst[i], w.late_ns)
+        cpu[i] += w.cpu_ns
     rows: list[list[str]] = []
     polls = iter(watch.timeline)
     pending = next(polls, None)
     size: int | None = None
     for i in range(buckets):
-        edge = origin_ns + (i + 1) * step_ns
-        while pending is not None and pending[0] < edge:
+        lo = origin_ns + i * step_ns
+        hi = lo + step_ns
+        while pending is not None and pending[0] < hi:
             size = pending[1]
             pending = next(polls, None)
         rows.append(
             [
-                f"+{i * step_s:.2f}..{(i + 1) * step_s:.2f} s",
+                f"{i * step_s:+.2f}..{(i + 1) * step_s:.2f} s",
                 f"{count[i]:,}",
                 f"{worst[i] / 1e6:.2f}",
+                f"{cpu[i] / step_ns * 100:.0f}%",
+                f"{gcw.between(lo, hi) / 1e6:.1f}",
                 "-" if size is None else f"{size:,}",
             ]
         )
     return rows
+
+
+def _ticker_row(label: str, result: TickerResult, gcw: GcWatch, origin_ns: int) -> list[str]:
+    s = result.summary()
+    worst = result.worst()
+    if worst is None:
+        where = "-"
+    else:
+        began = worst.at_ns - worst.late_ns - result.requested_ns
+        where = (
+            f"{(worst.at_ns - origin_ns) / 1e9:+.2f} s (cpu {worst.cpu_ns / 1e6:.1f},"
+            f" gc {gcw.between(began, worst.at_ns) / 1e6:.1f})"
+        )
+    return [
+        label,
+        f"{s['wakeups']:,}",
+        f"{s['p50_ms']:.2f}",
+        f"{s['p99_ms']:.2f}",
+        f"{s['max_ms']:.2f}",
+        f"{s['over_10ms']:,}",
+        f"{s['over_50ms']:,}",
+        where,
+    ]
 
 
 async def _main(args: argparse.Namespace) -> dict[str, Any]:
@@ -125,26 +189,29 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
     tick_s: float = args.tick_ms / 1000.0
     keys = [f"reap:{i}" for i in range(n)]
 
-    async with AsyncClient() as kv:
-        baseline = await ticker(args.baseline, tick_s)
+    with GcWatch() as gcw:
+        async with AsyncClient() as kv:
+            t_base = perf_counter_ns()
+            baseline = await ticker(args.baseline, tick_s)
 
-        t_set0 = perf_counter_ns()
-        for k in keys:
-            await kv.set(k, VALUE, ttl=ttl)
-        t_set1 = perf_counter_ns()
-        size_after_set = int(await kv.dbsize())
-        del keys
+            t_set0 = perf_counter_ns()
+            for k in keys:
+                await kv.set(k, VALUE, ttl=ttl)
+            t_set1 = perf_counter_ns()
+            size_after_set = int(await kv.dbsize())
+            del keys
 
-        watcher = asyncio.create_task(watch_dbsize(kv, args.poll_ms / 1000.0, args.timeout))
-        during = await ticker(args.duration, tick_s)
-        watch = await watcher
-        final_size = watch.timeline[-1][1] if watch.timeline else size_after_set
+            watcher = asyncio.create_task(watch_dbsize(kv, args.poll_ms / 1000.0, args.timeout))
+            during = await ticker(args.duration, tick_s)
+            watch = await watcher
+            final_size = watch.timeline[-1][1] if watch.timeline else size_after_set
 
     set_s = (t_set1 - t_set0) / 1e9
     first_expiry_ns = t_set0 + ttl * 1_000_000_000
     last_expiry_ns = t_set1 + ttl * 1_000_000_000
     base = baseline.summary()
     reap = during.summary()
+    worst = during.worst()
 
     print(banner(f"reaper: {n:,} keys with ttl={ttl}s, ticker sleeping {args.tick_ms:g} ms"))
     print(
@@ -152,36 +219,14 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
         f" {size_after_set:,}"
     )
     print(
-        f"keys expire between +{(first_expiry_ns - t_set1) / 1e9:.2f} s and"
-        f" +{(last_expiry_ns - t_set1) / 1e9:.2f} s (times are from the end of the set phase)"
+        f"keys expire between {(first_expiry_ns - t_set1) / 1e9:+.2f} s and"
+        f" {(last_expiry_ns - t_set1) / 1e9:+.2f} s (times are from the end of the set phase)"
     )
     if set_s >= ttl:
         print(
             "  note: the set phase took longer than the TTL, so keys expired while it ran;"
             " use --keys to lower N or --ttl to raise the TTL for a sharper burst"
         )
-    rows = [
-        [
-            f"idle loop ({args.baseline:g} s)",
-            f"{base['wakeups']:,}",
-            f"{base['p50_ms']:.2f}",
-            f"{base['p99_ms']:.2f}",
-            f"{base['max_ms']:.2f}",
-            f"{base['over_10ms']:,}",
-            f"{base['over_50ms']:,}",
-            "-",
-        ],
-        [
-            f"while reaping ({args.duration:g} s)",
-            f"{reap['wakeups']:,}",
-            f"{reap['p50_ms']:.2f}",
-            f"{reap['p99_ms']:.2f}",
-            f"{reap['max_ms']:.2f}",
-            f"{reap['over_10ms']:,}",
-            f"{reap['over_50ms']:,}",
-            f"+{(reap['worst_at_ns'] - t_set1) / 1e9:.2f} s",
-        ],
-    ]
     print()
     print(
         render_table(
@@ -193,17 +238,25 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
                 "max late ms",
                 ">10ms",
                 ">50ms",
-                "worst at",
+                "worst wakeup at (its cpu ms, gc ms)",
             ],
-            rows,
+            [
+                _ticker_row(f"idle loop ({args.baseline:g} s)", baseline, gcw, t_base),
+                _ticker_row(f"while reaping ({args.duration:g} s)", during, gcw, t_set1),
+            ],
         )
+    )
+    print(
+        "  (cpu = this thread's CPU time during that sleep: work done by the event loop, e.g."
+        " the reaper;\n   lateness well above cpu + gc means the process was not running:"
+        " other load on the machine)"
     )
     print()
     if watch.zero_at_ns is not None:
         since_set = (watch.zero_at_ns - t_set1) / 1e9
         since_expiry = (watch.zero_at_ns - last_expiry_ns) / 1e9
         print(
-            f"dbsize reached 0 at +{since_set:.2f} s after the set phase"
+            f"dbsize reached 0 at {since_set:+.2f} s after the set phase"
             f" ({since_expiry:+.2f} s after the last key's deadline)"
         )
     else:
@@ -215,11 +268,18 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
         f"dbsize polled {watch.calls:,} times every {args.poll_ms:g} ms; slowest call"
         f" {watch.slowest_call_ns / 1e6:.3f} ms"
     )
+    gc_during = [p for p in gcw.pauses if t_set1 <= p[0]]
+    gc_set = [p for p in gcw.pauses if t_set0 <= p[0] < t_set1]
+    print(
+        f"gc: {len(gc_set)} collections during the set phase (longest"
+        f" {max((p[1] for p in gc_set), default=0) / 1e6:.1f} ms), {len(gc_during)} after it"
+        f" (longest {max((p[1] for p in gc_during), default=0) / 1e6:.1f} ms)"
+    )
     print("\ntimeline (from the end of the set phase; dbsize = last poll in the interval):")
     print(
         render_table(
-            ["interval", "wakeups", "max late ms", "dbsize"],
-            _timeline_rows(watch, during, t_set1, args.timeline_step),
+            ["interval", "wakeups", "max late ms", "loop cpu", "gc ms", "dbsize"],
+            _timeline_rows(watch, during, gcw, t_set1, args.timeline_step),
         )
     )
 
@@ -235,10 +295,11 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
         },
         "set_phase_s": set_s,
         "dbsize_after_set": size_after_set,
-        "baseline": {k: v for k, v in base.items() if k != "worst_at_ns"},
+        "baseline": base,
         "reaping": {
-            **{k: v for k, v in reap.items() if k != "worst_at_ns"},
-            "worst_at_s_after_set": (reap["worst_at_ns"] - t_set1) / 1e9,
+            **reap,
+            "worst_at_s_after_set": (worst.at_ns - t_set1) / 1e9 if worst else None,
+            "worst_cpu_ms": worst.cpu_ns / 1e6 if worst else None,
         },
         "dbsize_zero_s_after_set": (
             (watch.zero_at_ns - t_set1) / 1e9 if watch.zero_at_ns is not None else None
@@ -249,6 +310,7 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
         "final_dbsize": final_size,
         "dbsize_slowest_call_ms": watch.slowest_call_ns / 1e6,
         "dbsize_timeline": [[(at - t_set1) / 1e9, size] for at, size in watch.timeline],
+        "gc_pauses": [[(start - t_set1) / 1e9, dur / 1e6, gen] for start, dur, gen in gcw.pauses],
     }
 
 
@@ -269,7 +331,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--timeout", type=float, default=60.0, help="max seconds to wait for dbsize 0 (60)"
     )
     parser.add_argument(
-        "--timeline-step", type=float, default=0.25, help="dbsize timeline step (0.25 s)"
+        "--timeline-step", type=float, default=0.25, help="timeline interval (0.25 s)"
     )
 
 

@@ -171,11 +171,11 @@ async def _bench(server: RedisServer, args: argparse.Namespace) -> dict[str, Any
     headers = [
         "client",
         "seq get ops/s",
-        "spread",
+        "IQR",
         "vs raw",
         "us/op",
         "conc ops/s",
-        "spread",
+        "IQR",
         "vs raw",
         "us/op",
     ]

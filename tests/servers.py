@@ -17,8 +17,9 @@ Typical use::
 Every server listens on 127.0.0.1 only, on a port that was free when it was
 picked, with a private temporary directory as ``--dir`` and persistence
 switched off.  Servers that are still running when the interpreter exits are
-killed by an ``atexit`` hook, and on Linux a server also dies with the process
-(thread) that started it, so a crashed or killed test run cannot leak servers.
+killed by an ``atexit`` hook, and on Linux a server started from the main
+thread is also killed by the kernel when that process dies, so a crashed or
+killed test run cannot leak servers.
 """
 
 from __future__ import annotations
@@ -231,6 +232,8 @@ def _probe(path: str, source: BinarySource) -> ServerBinary:
 
 _LIVE: set[RedisServer] = set()
 _LIVE_LOCK = threading.Lock()
+# Temporary directories not removed yet (e.g. kept after a failed start for its log).
+_DIRS: set[Path] = set()
 
 
 def running_servers() -> list[RedisServer]:
@@ -240,10 +243,18 @@ def running_servers() -> list[RedisServer]:
 
 
 def stop_all() -> None:
-    """Stop every server still running (also run automatically at interpreter exit)."""
+    """Stop every server still running and remove every temporary directory left over.
+
+    Runs automatically at interpreter exit.
+    """
     for server in running_servers():
         with contextlib.suppress(Exception):
             server.stop()
+    with _LIVE_LOCK:
+        leftovers = list(_DIRS)
+        _DIRS.clear()
+    for directory in leftovers:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 atexit.register(stop_all)
@@ -403,6 +414,8 @@ class RedisServer:
                 if len(str(self._dir / "redis.sock")) > _MAX_UNIX_PATH:
                     shutil.rmtree(self._dir, ignore_errors=True)
                     self._dir = Path(tempfile.mkdtemp(prefix="aiokv-redis-", dir="/tmp"))
+                with _LIVE_LOCK:
+                    _DIRS.add(self._dir)
             return self._dir
 
     @property
@@ -474,6 +487,8 @@ class RedisServer:
             finally:
                 if self._dir is not None:
                     shutil.rmtree(self._dir, ignore_errors=True)
+                    with _LIVE_LOCK:
+                        _DIRS.discard(self._dir)
                     self._dir = None
 
     def restart(self) -> RedisServer:

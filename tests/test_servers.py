@@ -416,14 +416,24 @@ CHILD_PRELUDE = textwrap.dedent(
 
 
 @linux_only
-def test_atexit_stops_forgotten_servers() -> None:
-    code = CHILD_PRELUDE.format(tests_dir=str(TESTS_DIR)) + "sys.exit(0)\n"
+def test_atexit_stops_forgotten_servers_and_removes_their_dirs() -> None:
+    code = CHILD_PRELUDE.format(tests_dir=str(TESTS_DIR)) + textwrap.dedent(
+        """
+        broken = RedisServer(find_server_binary(), extra_args=["--no-such-directive", "1"])
+        try:
+            broken.start()
+        except Exception:
+            print(broken.directory, flush=True)
+        sys.exit(0)
+        """
+    )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
-    pid_text, directory = result.stdout.split()
+    pid_text, directory, broken_directory = result.stdout.split()
     assert wait_dead(int(pid_text))
     assert not os.path.exists(directory)
+    assert not os.path.exists(broken_directory)
 
 
 @linux_only

@@ -97,6 +97,13 @@ async def test_unsupported_value_raises_type_error_naming_set_json(
     assert await kv.exists("k") == 0
 
 
+async def test_bool_value_is_refused(kv: AsyncClient) -> None:
+    # bool is an int subclass, but True would silently become "True" or "1": refused.
+    with pytest.raises(TypeError, match="set_json"):
+        await kv.set("k", True)
+    assert await kv.exists("k") == 0
+
+
 async def test_unsupported_value_does_not_overwrite(kv: AsyncClient) -> None:
     await kv.set("k", "old")
     with pytest.raises(TypeError, match="set_json"):
@@ -120,6 +127,13 @@ async def test_set_xx_writes_only_when_present(kv: AsyncClient) -> None:
     await kv.set("k", "first")
     assert await kv.set("k", "second", xx=True) is True
     assert await kv.get("k") == "second"
+
+
+async def test_set_nx_and_xx_together_is_invalid(kv: AsyncClient) -> None:
+    # The server answers "ERR syntax error" to SET k v NX XX.
+    with pytest.raises(aiokv.InvalidArgumentError):
+        await kv.set("k", "v", nx=True, xx=True)
+    assert await kv.exists("k") == 0
 
 
 async def test_set_nx_on_key_of_another_type_is_refused_not_wrongtype(kv: AsyncClient) -> None:
@@ -178,7 +192,7 @@ async def test_set_with_ttl_none_has_no_expiry(kv: AsyncClient) -> None:
 
 
 async def test_setex_sets_value_and_ttl(kv: AsyncClient) -> None:
-    assert await kv.setex("k", "v", 100) is None
+    assert await kv.setex("k", "v", 100) is None  # type: ignore[func-returns-value]
     assert await kv.get("k") == "v"
     assert await kv.ttl("k") == 100
 

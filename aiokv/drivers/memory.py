@@ -140,15 +140,25 @@ class MemoryDriver:
         return False
 
     def _set_deadline(self, key: str, ms: int) -> None:
+        expires = self._expires
         deadline = self._clock() + ms / 1000
-        old = self._expires.get(key)
-        if old is not None:
-            self._buckets[int(old)].discard(key)
-        self._expires[key] = deadline
+        old = expires.get(key)
+        expires[key] = deadline
         second = int(deadline)
-        bucket = self._buckets.get(second)
+        if old is None or int(old) != second:
+            self._refile(key, second, old)
+
+    def _refile(self, key: str, second: int, old: float | None) -> None:
+        """Move ``key`` from the bucket of its ``old`` deadline (if any) to ``second``'s."""
+        buckets = self._buckets
+        if old is not None:
+            previous = buckets[int(old)]
+            previous.discard(key)
+            if not previous:
+                del buckets[int(old)]
+        bucket = buckets.get(second)
         if bucket is None:
-            self._buckets[second] = {key}
+            buckets[second] = {key}
         else:
             bucket.add(key)
 
@@ -207,7 +217,14 @@ class MemoryDriver:
             self._evictor.make_room(key)
         data[key] = value
         if px is not None:
-            self._set_deadline(key, px)
+            # _set_deadline inlined: SET with a TTL is the cache's hot path.
+            expires = self._expires
+            deadline = self._clock() + px / 1000
+            old = expires.get(key)
+            expires[key] = deadline
+            second = int(deadline)
+            if old is None or int(old) != second:
+                self._refile(key, second, old)
         elif self._expires:
             self._clear_deadline(key)
         return True
