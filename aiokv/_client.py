@@ -133,8 +133,12 @@ class AsyncClient:
             else:
                 task_group = anyio.create_task_group()
                 await task_group.__aenter__()
+                try:
+                    self._open(task_group)
+                except BaseException:
+                    await task_group.__aexit__(None, None, None)
+                    raise
                 self._task_group = task_group
-                self._open(task_group)
         elif self._state == "closed":
             raise ClientClosedError()
         return self
