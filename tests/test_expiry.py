@@ -305,6 +305,8 @@ async def test_expire_non_positive_deletes_key_and_returns_true(
 ) -> None:
     await kv.set("k", "v")
     assert await kv.expire("k", ttl) is True
+    # Deleted at once, not left behind to expire: nothing is counted by DBSIZE.
+    assert await kv.dbsize() == 0
     assert await kv.exists("k") == 0
     assert await kv.get("k") is None
     assert await kv.ttl("k") == -2
@@ -331,8 +333,8 @@ async def test_expire_non_positive_deletes_containers(kv: AsyncClient, kind: str
     else:
         await kv.sadd("k", "m")
     assert await kv.expire("k", 0) is True
-    assert await kv.exists("k") == 0
     assert await kv.dbsize() == 0
+    assert await kv.exists("k") == 0
 
 
 # --- persist ---------------------------------------------------------------------------------
@@ -382,3 +384,49 @@ async def test_setex_with_invalid_ttl_is_an_invalid_argument(kv: AsyncClient) ->
     with pytest.raises(aiokv.InvalidArgumentError):
         await kv.setex("k", "v", timedelta(seconds=-1))
     assert await kv.exists("k") == 0
+
+
+# --- TTLs beyond the 64-bit millisecond range --------------------------------------------------
+
+# 10**16 s is 10**19 ms, past INT64_MAX: the server refuses the argument as "not an integer".
+HUGE_TTL = 10**16
+
+
+async def test_set_with_ttl_beyond_int64_ms_is_refused(kv: AsyncClient) -> None:
+    with pytest.raises(aiokv.NotAnIntegerError):
+        await kv.set("k", "v", ttl=HUGE_TTL)
+    with pytest.raises(aiokv.NotAnIntegerError):
+        await kv.setex("k", "v", HUGE_TTL)
+    assert await kv.exists("k") == 0
+
+
+async def test_expire_beyond_int64_ms_is_refused_and_changes_nothing(kv: AsyncClient) -> None:
+    await kv.set("k", "v")
+    with pytest.raises(aiokv.NotAnIntegerError):
+        await kv.expire("k", HUGE_TTL)
+    with pytest.raises(aiokv.NotAnIntegerError):
+        await kv.expire("k", -HUGE_TTL)
+    assert await kv.get("k") == "v"
+    assert await kv.ttl("k") == -1
+
+
+async def test_very_long_ttl_within_range(kv: AsyncClient) -> None:
+    # One million years still fits: ms = 3.15e16.
+    await kv.set("k", "v", ttl=timedelta(days=365 * 1_000_000))
+    assert await kv.ttl("k") == 365 * 1_000_000 * 86_400
+
+
+async def test_active_expiry_reclaims_keys_nobody_touches(kv: AsyncClient) -> None:
+    # DBSIZE counts expired keys not yet reclaimed and does not itself expire anything, so it
+    # only drops once background (active) expiry has deleted the keys. Poll with a deadline:
+    # a server reclaims within a cycle or two (hz=10); allow a generous bound.
+    for i in range(30):
+        await kv.set(f"tmp:{i}", "v", ttl=SHORT)
+    await kv.set("kept", "v")
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 2.5
+    size = await kv.dbsize()
+    while size > 1 and loop.time() < deadline:
+        await asyncio.sleep(0.05)
+        size = await kv.dbsize()
+    assert size == 1

@@ -49,6 +49,22 @@ async def test_hset_unicode_fields_and_values(kv: AsyncClient) -> None:
     assert await kv.hgetall("h") == {"clé": "☃"}
 
 
+async def test_hset_without_any_field_is_invalid_and_creates_nothing(kv: AsyncClient) -> None:
+    with pytest.raises(aiokv.InvalidArgumentError):
+        await kv.hset("h")
+    with pytest.raises(aiokv.InvalidArgumentError):
+        await kv.hset("h", mapping={})
+    assert await kv.exists("h") == 0
+
+
+async def test_hset_unsupported_value_raises_type_error(kv: AsyncClient) -> None:
+    with pytest.raises(TypeError):
+        await kv.hset("h", "f", {"nested": 1})  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        await kv.hset("h", "f", None)
+    assert await kv.exists("h") == 0
+
+
 async def test_hget_misses(kv: AsyncClient) -> None:
     assert await kv.hget("missing", "f") is None
     await kv.hset("h", "f", "v")

@@ -78,6 +78,26 @@ async def test_delete_versus_exists_on_the_same_arguments(kv: AsyncClient) -> No
     assert await kv.exists("a", "a") == 0
 
 
+@pytest.mark.parametrize("held", ["string", "hash", "list", "set"])
+async def test_type_names_the_kind_of_value(kv: AsyncClient, held: str) -> None:
+    await MAKERS[held](kv, "k")
+    assert await kv.type("k") == held
+
+
+async def test_type_of_missing_and_vanished_keys_is_none(kv: AsyncClient) -> None:
+    assert await kv.type("missing") == "none"
+    await kv.sadd("s", "m")
+    await kv.srem("s", "m")
+    assert await kv.type("s") == "none"
+
+
+async def test_type_of_counter_and_bytes_is_string(kv: AsyncClient) -> None:
+    await kv.incr("n")
+    await kv.set("b", b"\xff")
+    assert await kv.type("n") == "string"
+    assert await kv.type("b") == "string"
+
+
 # --- dbsize / flushdb / ping -----------------------------------------------------------------
 
 

@@ -65,6 +65,65 @@ async def test_pops_on_missing_key_are_none(kv: AsyncClient) -> None:
     assert await kv.exists("missing") == 0
 
 
+async def test_rpop_with_count_returns_tail_first(kv: AsyncClient) -> None:
+    await kv.rpush("l", "a", "b", "c", "d")
+    assert await kv.rpop("l", 2) == ["d", "c"]
+    assert await kv.lrange("l", 0, -1) == ["a", "b"]
+
+
+async def test_lpop_with_count_returns_head_first(kv: AsyncClient) -> None:
+    await kv.rpush("l", "a", "b", "c", "d")
+    assert await kv.lpop("l", 3) == ["a", "b", "c"]
+    assert await kv.lrange("l", 0, -1) == ["d"]
+
+
+async def test_pop_count_larger_than_list_takes_all_and_list_vanishes(kv: AsyncClient) -> None:
+    await kv.rpush("l", "a", "b")
+    assert await kv.rpop("l", 10) == ["b", "a"]
+    assert await kv.exists("l") == 0
+    await kv.rpush("m", "a", "b")
+    assert await kv.lpop("m", 10) == ["a", "b"]
+    assert await kv.exists("m") == 0
+
+
+async def test_pop_count_zero_is_empty_list_and_keeps_list(kv: AsyncClient) -> None:
+    await kv.rpush("l", "a")
+    assert await kv.lpop("l", 0) == []
+    assert await kv.rpop("l", 0) == []
+    assert await kv.lrange("l", 0, -1) == ["a"]
+
+
+async def test_pop_with_count_on_missing_key_is_none(kv: AsyncClient) -> None:
+    assert await kv.rpop("missing", 2) is None
+    assert await kv.lpop("missing", 2) is None
+    assert await kv.lpop("missing", 0) is None
+
+
+async def test_pop_with_negative_count_is_invalid(kv: AsyncClient) -> None:
+    await kv.rpush("l", "a")
+    with pytest.raises(aiokv.InvalidArgumentError):
+        await kv.rpop("l", -1)
+    with pytest.raises(aiokv.InvalidArgumentError):
+        await kv.lpop("l", -1)
+    assert await kv.lrange("l", 0, -1) == ["a"]
+
+
+async def test_pop_count_beyond_int64_is_invalid(kv: AsyncClient) -> None:
+    # The server: "ERR value is out of range, must be positive"; nothing is popped.
+    await kv.rpush("l", "a", "b")
+    with pytest.raises(aiokv.InvalidArgumentError):
+        await kv.rpop("l", 2**63)
+    assert await kv.lrange("l", 0, -1) == ["a", "b"]
+
+
+async def test_push_without_values_is_invalid_and_creates_nothing(kv: AsyncClient) -> None:
+    with pytest.raises(aiokv.InvalidArgumentError):
+        await kv.lpush("l")
+    with pytest.raises(aiokv.InvalidArgumentError):
+        await kv.rpush("l")
+    assert await kv.exists("l") == 0
+
+
 async def test_llen(kv: AsyncClient) -> None:
     assert await kv.llen("missing") == 0
     await kv.rpush("l", "a", "b", "c")
@@ -120,6 +179,22 @@ async def test_lrange_indexes(kv: AsyncClient, start: int, stop: int, expected: 
     assert await kv.lrange("l", start, stop) == expected
 
 
+@pytest.mark.parametrize(("start", "stop"), [(0, 2**63), (-(2**63) - 1, -1), (2**64, 0)])
+async def test_lrange_index_beyond_int64_is_not_an_integer(
+    kv: AsyncClient, start: int, stop: int
+) -> None:
+    await kv.rpush("l", "a", "b")
+    with pytest.raises(aiokv.NotAnIntegerError):
+        await kv.lrange("l", start, stop)
+    with pytest.raises(aiokv.NotAnIntegerError):
+        await kv.lrange("missing", start, stop)
+
+
+async def test_lrange_int64_extremes_clamp(kv: AsyncClient) -> None:
+    await kv.rpush("l", "a", "b")
+    assert await kv.lrange("l", -(2**63), 2**63 - 1) == ["a", "b"]
+
+
 async def test_lrange_missing_key_is_empty_list(kv: AsyncClient) -> None:
     result = await kv.lrange("missing", 0, -1)
     assert result == []
@@ -156,6 +231,8 @@ async def test_list_commands_on_other_types_are_wrongtype(kv: AsyncClient, kind:
         await kv.lpop("k")
     with pytest.raises(aiokv.WrongTypeError):
         await kv.rpop("k")
+    with pytest.raises(aiokv.WrongTypeError):
+        await kv.rpop("k", 2)
     with pytest.raises(aiokv.WrongTypeError):
         await kv.llen("k")
     with pytest.raises(aiokv.WrongTypeError):

