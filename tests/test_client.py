@@ -194,3 +194,12 @@ def test_settings_object_with_overrides() -> None:
     kv = AsyncClient(base, port=7002)
     assert (kv.settings.host, kv.settings.port) == ("h", 7002)
     assert AsyncClient(base).settings is base
+
+
+async def test_command_methods_mock_as_coroutines() -> None:
+    from unittest.mock import create_autospec
+
+    mock = create_autospec(AsyncClient, instance=True)
+    mock.get.return_value = "cached"
+    assert await mock.get("k") == "cached"
+    mock.get.assert_awaited_once_with("k")
