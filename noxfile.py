@@ -61,7 +61,7 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     """mypy --strict (from pyproject.toml) on aiokv, the examples and the test-server harness."""
     session.install(MYPY, ".[fastapi,aiohttp,trio]")
-    session.run("mypy", "aiokv", "examples", "tests/servers.py")
+    session.run("mypy", "aiokv", "examples", "tests/servers.py", "tests/typecheck")
 
 
 @nox.session

@@ -21,7 +21,12 @@ from ._exceptions import (
     ValueDecodeError,
     WrongTypeError,
 )
+from ._script import Script
 from ._settings import EvictionPolicy, KVSettings
+from .patterns.cached import cached
+from .patterns.lock import Lock
+from .patterns.ratelimit import RateLimiter, RateLimitResult
+from .patterns.sessions import SessionStore
 
 __version__ = "0.1.0"
 
@@ -39,12 +44,18 @@ __all__ = [
     "KVError",
     "KVSettings",
     "KVTimeoutError",
+    "Lock",
     "LockError",
     "LockNotOwnedError",
     "NotAnIntegerError",
     "OutOfMemoryError",
+    "RateLimitResult",
+    "RateLimiter",
+    "Script",
+    "SessionStore",
     "Value",
     "ValueDecodeError",
     "WrongTypeError",
     "__version__",
+    "cached",
 ]

@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from anyio.abc import TaskGroup
+
+from ._script import Script, ScriptArg
 
 __all__ = ["Driver"]
 
@@ -141,3 +143,12 @@ class Driver(Protocol):
 
     async def ping(self) -> bool:
         """PING: True, or a connection error."""
+
+    async def run_script(
+        self, script: Script, keys: Sequence[str], args: Sequence[ScriptArg]
+    ) -> Any:
+        """Run ``script`` as one atomic step (see :mod:`aiokv._script`); return its reply.
+
+        The redis driver runs ``script.lua`` (EVALSHA, then EVAL on NOSCRIPT); the memory driver
+        awaits ``script.local(self, keys, args)``. Errors raised inside are aiokv errors.
+        """

@@ -24,9 +24,16 @@ import anyio
 import anyio.lowlevel
 from anyio.abc import TaskGroup
 
-from .._codec import add_checked, parse_int
-from .._exceptions import DriverUnavailableError, ValueDecodeError, WrongTypeError
+from .._codec import INT64_MAX, INT64_MIN, add_checked, parse_int
+from .._exceptions import (
+    DriverUnavailableError,
+    InvalidArgumentError,
+    NotAnIntegerError,
+    ValueDecodeError,
+    WrongTypeError,
+)
 from .._glob import compile_glob
+from .._script import Script, ScriptArg
 from .._settings import KVSettings
 from ._eviction import Evictor
 
@@ -35,6 +42,8 @@ __all__ = ["MemoryDriver"]
 # A slice of reaper work stops after this long, then yields to the event loop.
 _REAP_BUDGET = 0.002
 _CHECK_CLOCK_EVERY = 64
+# Expire times (ms) beyond this get Redis's range checks; below it they cannot fail them.
+_HUGE_MS = INT64_MAX // 2
 
 _TYPE_NAMES: dict[type, str] = {
     str: "string",
@@ -45,9 +54,24 @@ _TYPE_NAMES: dict[type, str] = {
 }
 
 
+def _check_expire_ms(ms: int, command: str) -> None:
+    """Redis's checks on an expire time in ms: a 64-bit long that must not overflow when the
+    server adds the Unix time in ms to it."""
+    if not INT64_MIN <= ms <= INT64_MAX:
+        raise NotAnIntegerError()
+    if ms > INT64_MAX - int(time.time() * 1000):
+        raise InvalidArgumentError(f"ERR invalid expire time in '{command}' command")
+
+
 def _text(item: str | bytes) -> str:
     # Container members are canonical text; undecodable bytes survive as surrogate escapes.
-    return item if type(item) is str else item.decode("utf-8", "surrogateescape")  # type: ignore[union-attr]
+    if type(item) is str:
+        if item.isascii():
+            return item
+        # Surrogate escapes stand for the bytes a server would store: "\udcc3\udca9" is the
+        # UTF-8 of "é", so both are one member. (Other lone surrogates raise, as on a server.)
+        return item.encode("utf-8", "surrogateescape").decode("utf-8", "surrogateescape")
+    return item.decode("utf-8", "surrogateescape")  # type: ignore[union-attr]
 
 
 class MemoryDriver:
@@ -208,6 +232,8 @@ class MemoryDriver:
     # -- strings -----------------------------------------------------------------------------
 
     async def set(self, key: str, value: str | bytes, px: int | None, nx: bool, xx: bool) -> bool:
+        if px is not None and px > _HUGE_MS:
+            _check_expire_ms(px, "set")
         data = self._data
         if nx or xx:
             exists = self._lookup(key) is not None
@@ -288,6 +314,8 @@ class MemoryDriver:
         return sum(1 for key in keys if self._lookup(key) is not None)
 
     async def pexpire(self, key: str, ms: int) -> bool:
+        if not -_HUGE_MS <= ms <= _HUGE_MS:
+            _check_expire_ms(ms, "pexpire")
         if self._lookup(key) is None:
             return False
         if ms <= 0:
@@ -351,7 +379,12 @@ class MemoryDriver:
 
     # -- hashes ------------------------------------------------------------------------------
 
+    # Arguments are converted to text before the store is touched: a member that cannot be
+    # encoded fails the whole command with nothing changed, as on a server (where the client
+    # fails to encode the command before sending it).
+
     async def hset(self, key: str, mapping: Mapping[str | bytes, str | bytes]) -> int:
+        pairs = [(_text(field), _text(value)) for field, value in mapping.items()]
         fields: dict[str, str] | None = self._typed(key, dict)
         if fields is None:
             fields = {}
@@ -359,16 +392,16 @@ class MemoryDriver:
         else:
             self._touch(key)
         before = len(fields)
-        for field, value in mapping.items():
-            fields[_text(field)] = _text(value)
+        fields.update(pairs)
         return len(fields) - before
 
     async def hget(self, key: str, field: str | bytes) -> str | None:
+        name = _text(field)
         fields: dict[str, str] | None = self._typed(key, dict)
         if fields is None:
             return None
         self._touch(key)
-        return fields.get(_text(field))
+        return fields.get(name)
 
     async def hgetall(self, key: str) -> dict[str, str]:
         fields: dict[str, str] | None = self._typed(key, dict)
@@ -378,12 +411,13 @@ class MemoryDriver:
         return dict(fields)
 
     async def hdel(self, key: str, fields: Sequence[str | bytes]) -> int:
+        names = [_text(field) for field in fields]
         stored: dict[str, str] | None = self._typed(key, dict)
         if stored is None:
             return 0
         before = len(stored)
-        for field in fields:
-            stored.pop(_text(field), None)
+        for name in names:
+            stored.pop(name, None)
         if not stored:
             self._remove(key)
         return before - len(stored)
@@ -400,16 +434,21 @@ class MemoryDriver:
         return items
 
     async def lpush(self, key: str, values: Sequence[str | bytes]) -> int:
+        texts = [_text(v) for v in values]
         items = self._list_for_push(key)
-        items.extendleft(_text(v) for v in values)
+        items.extendleft(texts)
         return len(items)
 
     async def rpush(self, key: str, values: Sequence[str | bytes]) -> int:
+        texts = [_text(v) for v in values]
         items = self._list_for_push(key)
-        items.extend(_text(v) for v in values)
+        items.extend(texts)
         return len(items)
 
     def _pop(self, key: str, count: int | None, left: bool) -> str | list[str] | None:
+        if count is not None and count > INT64_MAX:
+            # Redis parses the count (a 64-bit long) before it looks at the key.
+            raise InvalidArgumentError("ERR value is out of range, must be positive")
         items: deque[str] | None = self._typed(key, deque)
         if items is None:
             return None
@@ -435,6 +474,9 @@ class MemoryDriver:
         return 0 if items is None else len(items)
 
     async def lrange(self, key: str, start: int, stop: int) -> list[str]:
+        if not (INT64_MIN <= start <= INT64_MAX and INT64_MIN <= stop <= INT64_MAX):
+            # Redis parses both indexes as 64-bit longs before it looks at the key.
+            raise NotAnIntegerError()
         items: deque[str] | None = self._typed(key, deque)
         if items is None:
             return []
@@ -454,6 +496,7 @@ class MemoryDriver:
     # -- sets --------------------------------------------------------------------------------
 
     async def sadd(self, key: str, members: Sequence[str | bytes]) -> int:
+        texts = [_text(m) for m in members]
         stored: builtins.set[str] | None = self._typed(key, set)
         if stored is None:
             stored = set()
@@ -461,15 +504,16 @@ class MemoryDriver:
         else:
             self._touch(key)
         before = len(stored)
-        stored.update(_text(m) for m in members)
+        stored.update(texts)
         return len(stored) - before
 
     async def srem(self, key: str, members: Sequence[str | bytes]) -> int:
+        texts = [_text(m) for m in members]
         stored: builtins.set[str] | None = self._typed(key, set)
         if stored is None:
             return 0
         before = len(stored)
-        stored.difference_update(_text(m) for m in members)
+        stored.difference_update(texts)
         if not stored:
             self._remove(key)
         return before - len(stored)
@@ -482,12 +526,22 @@ class MemoryDriver:
         return set(stored)
 
     async def sismember(self, key: str, member: str | bytes) -> bool:
+        text = _text(member)
         stored: builtins.set[str] | None = self._typed(key, set)
         if stored is None:
             return False
         self._touch(key)
-        return _text(member) in stored
+        return text in stored
 
     async def scard(self, key: str) -> int:
         stored: builtins.set[str] | None = self._typed(key, set)
         return 0 if stored is None else len(stored)
+
+    # -- scripts -----------------------------------------------------------------------------
+
+    async def run_script(
+        self, script: Script, keys: Sequence[str], args: Sequence[ScriptArg]
+    ) -> Any:
+        # Atomic without a lock: ``local`` awaits only this driver's commands, none of which
+        # suspends, so no other task (and no cancellation) runs until the step has finished.
+        return await script.local(self, keys, args)
