@@ -1,0 +1,102 @@
+"""aiohttp integration: one client per application, opened at startup and closed at cleanup.
+
+Install with ``pip install "aiokv[aiohttp]"``::
+
+    from aiohttp import web
+    from aiokv.aiohttp import KV_KEY, setup
+
+    async def view(request: web.Request) -> web.Response:
+        views = await request.app[KV_KEY].incr(f"views:{request.match_info['post_id']}")
+        return web.json_response({"views": views})
+
+    app = web.Application()
+    app.router.add_post("/posts/{post_id}/views", view)
+    setup(app)
+    web.run_app(app)
+
+Handlers of a sub-application read ``request.config_dict[KV_KEY]``, which looks through the
+parent applications too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Final
+
+try:
+    from aiohttp import web
+except ImportError as exc:  # pragma: no cover - exercised in a subprocess without aiohttp
+    if exc.name != "aiohttp":
+        raise
+    raise ImportError(
+        'aiokv.aiohttp needs aiohttp, which is not installed: pip install "aiokv[aiohttp]"',
+        name=exc.name,
+    ) from exc
+
+from ._client import AsyncClient
+from ._settings import KVSettings
+
+__all__ = ["KV_KEY", "get_kv", "setup"]
+
+KV_KEY: Final = web.AppKey("aiokv", AsyncClient)
+"""The application key of the client: ``request.app[KV_KEY]`` is an :class:`AsyncClient`."""
+
+
+def setup(
+    app: web.Application,
+    client: AsyncClient | None = None,
+    *,
+    settings: KVSettings | None = None,
+    close: bool = True,
+) -> None:
+    """Serve a client from ``app[KV_KEY]`` while the application runs.
+
+    Registers a cleanup context: the client is opened at startup, before the ``on_startup``
+    handlers run (so they can use it), and closed at cleanup, before the ``on_cleanup`` handlers
+    run. Code that needs the client at cleanup belongs in a cleanup context appended after this
+    call: contexts are left in reverse order.
+
+    Args:
+        app: The application, before it starts.
+        client: The client to serve. By default a new one is built at each startup from
+            ``settings``.
+        settings: Settings for the client built at startup (default: environment and ``.env``).
+        close: Close the client at cleanup (the default). Pass False for a ``client`` that the
+            caller closes.
+
+    Raises:
+        TypeError: if both ``client`` and ``settings`` are given.
+    """
+    if client is not None and settings is not None:
+        raise TypeError("setup() takes a client or settings, not both")
+
+    async def kv_context(app: web.Application) -> AsyncIterator[None]:
+        if client is not None and client.closed:
+            raise RuntimeError(
+                "the AsyncClient given to aiokv.aiohttp.setup() is closed (a previous cleanup "
+                "closes it): pass close=False to keep it open across restarts"
+            )
+        kv = client if client is not None else AsyncClient(settings)
+        try:
+            await kv.__aenter__()
+            app[KV_KEY] = kv
+            yield
+        finally:
+            if close or client is None:
+                await kv.aclose()
+
+    app.cleanup_ctx.append(kv_context)
+
+
+def get_kv(request: web.Request) -> AsyncClient:
+    """Return the client that :func:`setup` serves, from this application or a parent.
+
+    Raises:
+        RuntimeError: if :func:`setup` was not called on the application, or it has not started.
+    """
+    try:
+        return request.config_dict[KV_KEY]
+    except KeyError:
+        raise RuntimeError(
+            "no aiokv client on this application: call aiokv.aiohttp.setup(app) before it starts"
+        ) from None
