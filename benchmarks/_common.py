@@ -110,10 +110,14 @@ def banner(title: str) -> str:
 
 @dataclass(frozen=True)
 class TargetResult:
+    """A ratio target. ``measured`` decides the verdict; ``extras`` are the same ratio by
+    other statistics, shown for information only."""
+
     label: str
     measured: float | None
     minimum: float
     note: str = ""
+    extras: tuple[float | None, ...] = ()
 
     @property
     def verdict(self) -> str:
@@ -121,28 +125,40 @@ class TargetResult:
             return "SKIP"
         return "PASS" if self.measured >= self.minimum else "MISS"
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self, extra_names: Sequence[str] = ()) -> dict[str, Any]:
         return {
             "label": self.label,
             "measured": self.measured,
             "minimum": self.minimum,
             "verdict": self.verdict,
             "note": self.note,
+            **dict(zip(extra_names, self.extras, strict=False)),
         }
 
 
-def render_targets(targets: Sequence[TargetResult]) -> str:
+def other_stat(stat: str) -> str:
+    return "median" if stat == "best" else "best"
+
+
+def render_targets(
+    targets: Sequence[TargetResult], stat: str, extra_names: Sequence[str] = ()
+) -> str:
+    def ratio(value: float | None) -> str:
+        return "-" if value is None else f"{value:.3f}x"
+
     rows = [
         [
             t.label,
-            fmt_ratio(t.measured),
+            ratio(t.measured),
             f">= {t.minimum:g}x",
             t.verdict,
+            *(f"({ratio(x)})" for x in t.extras),
             t.note,
         ]
         for t in targets
     ]
-    return render_table(["target", "measured", "wanted", "verdict", "note"], rows)
+    headers = ["target", stat, "wanted", "verdict", *(f"({n})" for n in extra_names), "note"]
+    return render_table(headers, rows)
 
 
 # --------------------------------------------------------------------------------------------

@@ -122,7 +122,11 @@ class GlideContender(RedisContender):
     async def open(self) -> None:
         from glide import GlideClient, GlideClientConfiguration, NodeAddress
 
-        config = GlideClientConfiguration([NodeAddress(HOST, self.port)], database_id=0)
+        # glide's default request timeout (250 ms) fails commands on a busy machine; the
+        # redis-py clients wait indefinitely by default, so give glide a generous one too
+        config = GlideClientConfiguration(
+            [NodeAddress(HOST, self.port)], database_id=0, request_timeout=10_000
+        )
         self.r = await GlideClient.create(config)
         self._stack.push_async_callback(self.r.close)
         self.note = "one multiplexed connection, Rust core; get returns bytes"

@@ -75,6 +75,10 @@ class TickerResult:
             "p50_ms": percentile(late, 50) / 1e6,
             "over_10ms": sum(1 for x in late if x > 10_000_000),
             "over_50ms": sum(1 for x in late if x > 50_000_000),
+            # CPU this thread burnt during one sleep: the loop's own blocking work, which,
+            # unlike lateness, does not grow when other processes take the CPU away
+            "cpu_p99_ms": percentile([w.cpu_ns for w in self.wakeups], 99) / 1e6,
+            "cpu_max_ms": max((w.cpu_ns for w in self.wakeups), default=0) / 1e6,
         }
 
 
@@ -177,6 +181,8 @@ def _ticker_row(label: str, result: TickerResult, gcw: GcWatch, origin_ns: int) 
         f"{s['max_ms']:.2f}",
         f"{s['over_10ms']:,}",
         f"{s['over_50ms']:,}",
+        f"{s['cpu_p99_ms']:.2f}",
+        f"{s['cpu_max_ms']:.2f}",
         where,
     ]
 
@@ -238,6 +244,8 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
                 "max late ms",
                 ">10ms",
                 ">50ms",
+                "p99 cpu ms",
+                "max cpu ms",
                 "worst wakeup at (its cpu ms, gc ms)",
             ],
             [
@@ -249,7 +257,7 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
     print(
         "  (cpu = this thread's CPU time during that sleep: work done by the event loop, e.g."
         " the reaper;\n   lateness well above cpu + gc means the process was not running:"
-        " other load on the machine)"
+        " other load on the machine;\n   p99/max cpu ms = this thread's CPU time per sleep)"
     )
     print()
     if watch.zero_at_ns is not None:

@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
+import io
+import pstats
 import shutil
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from time import perf_counter_ns
+from time import perf_counter_ns, process_time_ns
 from typing import Any
 
 from ._common import (
@@ -29,6 +32,7 @@ from ._common import (
     fmt_ratio,
     median,
     ops_per_sec,
+    other_stat,
     render_table,
     render_targets,
     spread_pct,
@@ -55,6 +59,16 @@ class Outcome:
     warning: str | None = None
     seq_ns: list[int] = field(default_factory=list)
     conc_ns: list[int] = field(default_factory=list)
+    # process CPU time per sample (all threads: glide's Rust core included); unlike wall time
+    # it barely moves when other processes compete for the CPU
+    seq_cpu_ns: list[int] = field(default_factory=list)
+    conc_cpu_ns: list[int] = field(default_factory=list)
+
+    def cpu_us_per_op(self, workload: str, ops: int) -> float | None:
+        samples = self.seq_cpu_ns if workload == "seq" else self.conc_cpu_ns
+        if self.error is not None or not samples:
+            return None
+        return median(samples) / ops / 1e3
 
     def rates(self, workload: str, ops: int) -> list[float]:
         samples = self.seq_ns if workload == "seq" else self.conc_ns
@@ -67,16 +81,20 @@ class Outcome:
         return max(values) if stat == "best" else median(values)
 
 
-async def _seq_sample(c: RedisContender, n: int) -> int:
-    t0 = perf_counter_ns()
+async def _seq_sample(c: RedisContender, n: int) -> tuple[int, int]:
+    """(wall ns, process CPU ns) for ``n`` sequential gets."""
+    c0, t0 = process_time_ns(), perf_counter_ns()
     await c.seq_get(SEQ_KEY, n)
-    return perf_counter_ns() - t0
+    t1, c1 = perf_counter_ns(), process_time_ns()
+    return t1 - t0, c1 - c0
 
 
-async def _conc_sample(c: RedisContender, tasks: int, per_task: int) -> int:
-    t0 = perf_counter_ns()
+async def _conc_sample(c: RedisContender, tasks: int, per_task: int) -> tuple[int, int]:
+    """(wall ns, process CPU ns) for ``tasks`` concurrent set+get loops."""
+    c0, t0 = process_time_ns(), perf_counter_ns()
     await asyncio.gather(*(c.set_get(f"bench:conc:{t}", VALUE, per_task) for t in range(tasks)))
-    return perf_counter_ns() - t0
+    t1, c1 = perf_counter_ns(), process_time_ns()
+    return t1 - t0, c1 - c0
 
 
 async def _bench(server: RedisServer, args: argparse.Namespace) -> dict[str, Any]:
@@ -104,16 +122,22 @@ async def _bench(server: RedisServer, args: argparse.Namespace) -> dict[str, Any
             return
         try:
             if workload == "seq":
-                ns = await _seq_sample(contender, max(1, args.n // scale))
+                ns, cpu = await _seq_sample(contender, max(1, args.n // scale))
             else:
-                ns = await _conc_sample(contender, args.tasks, max(1, per_task // scale))
+                ns, cpu = await _conc_sample(contender, args.tasks, max(1, per_task // scale))
         except Exception as exc:
             outcomes[name].error = f"failed while running: {describe_exception(exc)}"
             del live[name]
             await _close_quietly(contender)
             return
         if record:
-            (outcomes[name].seq_ns if workload == "seq" else outcomes[name].conc_ns).append(ns)
+            out = outcomes[name]
+            if workload == "seq":
+                out.seq_ns.append(ns)
+                out.seq_cpu_ns.append(cpu)
+            else:
+                out.conc_ns.append(ns)
+                out.conc_cpu_ns.append(cpu)
 
     try:
         # warm-up: fill every connection pool (all tasks at once) and the code paths
@@ -150,18 +174,20 @@ async def _bench(server: RedisServer, args: argparse.Namespace) -> dict[str, Any
     notes: list[str] = []
     for name, out in outcomes.items():
         if out.error is not None:
-            rows.append([name, "-", "-", "-", "-", "-", "-", "-"])
+            rows.append([name] + ["-"] * 10)
             notes.append(f"  {name}: skipped ({out.error})")
             continue
         cells = [name]
         for workload in ("seq", "conc"):
             rate = out.rate(workload, ops[workload], args.stat)
             base_rate = base.rate(workload, ops[workload], args.stat) if base else None
+            cpu = out.cpu_us_per_op(workload, ops[workload])
             cells += [
                 fmt_rate(rate),
                 f"{spread_pct(out.rates(workload, ops[workload])):.0f}%",
                 fmt_ratio(rate / base_rate if rate and base_rate else None),
                 f"{1e6 / rate:.1f}" if rate else "-",
+                "-" if cpu is None else f"{cpu:.1f}",
             ]
         rows.append(cells)
         if out.note:
@@ -174,33 +200,54 @@ async def _bench(server: RedisServer, args: argparse.Namespace) -> dict[str, Any
         "IQR",
         "vs raw",
         "us/op",
+        "cpu us/op",
         "conc ops/s",
         "IQR",
         "vs raw",
         "us/op",
+        "cpu us/op",
     ]
     print(render_table(headers, rows))
+    print(
+        "  us/op = wall time per op; cpu us/op = this process's CPU time per op (median), which"
+        " is\n  robust to other load on the machine (the server's CPU is not included)"
+    )
     print("\n".join(notes))
 
     targets: list[TargetResult] = []
     aiokv = outcomes.get("aiokv")
     for label, workload, minimum in TARGETS:
         measured = None
+        alternative = None
+        cpu_ratio = None
         note = ""
         if aiokv is None or base is None:
             note = "client not selected"
         else:
             a = aiokv.rate(workload, ops[workload], args.stat)
             b = base.rate(workload, ops[workload], args.stat)
+            a2 = aiokv.rate(workload, ops[workload], other_stat(args.stat))
+            b2 = base.rate(workload, ops[workload], other_stat(args.stat))
+            if a2 is not None and b2:
+                alternative = a2 / b2
+            a_cpu = aiokv.cpu_us_per_op(workload, ops[workload])
+            b_cpu = base.cpu_us_per_op(workload, ops[workload])
+            if a_cpu and b_cpu:
+                cpu_ratio = b_cpu / a_cpu  # less CPU per op is better, like more ops/s
             if a is not None and b:
                 measured = a / b
             else:
                 note = "unavailable: " + ", ".join(
                     o.name for o in (aiokv, base) if o.error is not None or not o.seq_ns
                 )
-        targets.append(TargetResult(label, measured, minimum, note))
+        targets.append(TargetResult(label, measured, minimum, note, (alternative, cpu_ratio)))
     print(banner(f"targets ({args.stat} ops/s, measured in this run)"))
-    print(render_targets(targets))
+    extra_names = (other_stat(args.stat), "cpu/op")
+    print(render_targets(targets, args.stat, extra_names))
+    print(
+        "  verdicts use the first ratio; in parentheses, for information: the other statistic,"
+        "\n  and raw's client CPU per op / aiokv's (above 1 = aiokv spends less CPU per op)"
+    )
 
     return {
         "config": {
@@ -219,6 +266,8 @@ async def _bench(server: RedisServer, args: argparse.Namespace) -> dict[str, Any
                 "note": out.note,
                 "seq_ns": out.seq_ns,
                 "conc_ns": out.conc_ns,
+                "seq_cpu_ns": out.seq_cpu_ns,
+                "conc_cpu_ns": out.conc_cpu_ns,
                 **{
                     f"{w}_ops_per_s_{stat}": out.rate(w, ops[w], stat)
                     for w in ("seq", "conc")
@@ -227,8 +276,32 @@ async def _bench(server: RedisServer, args: argparse.Namespace) -> dict[str, Any
             }
             for name, out in outcomes.items()
         },
-        "targets": [t.as_json() for t in targets],
+        "targets": [t.as_json(extra_names) for t in targets],
     }
+
+
+async def _profile(server: RedisServer, name: str, args: argparse.Namespace) -> str:
+    """cProfile one client on both workloads (one sample each), after a warm-up."""
+    contender = CONTENDERS[name](server.port)
+    await contender.open()
+    per_task = max(1, args.concurrent_ops // (2 * args.tasks))
+    try:
+        await _seq_sample(contender, max(1, args.n // 10))
+        await _conc_sample(contender, args.tasks, max(1, per_task // 10))
+        out = io.StringIO()
+        for label, workload in (("sequential get", "seq"), ("concurrent set+get", "conc")):
+            profiler = cProfile.Profile()
+            profiler.enable()
+            if workload == "seq":
+                await _seq_sample(contender, args.n)
+            else:
+                await _conc_sample(contender, args.tasks, per_task)
+            profiler.disable()
+            out.write(f"--- {name}: {label} ---\n")
+            pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(25)
+    finally:
+        await contender.close()
+    return out.getvalue()
 
 
 async def _set_seq_key(server: RedisServer) -> None:
@@ -267,11 +340,11 @@ def _redis_benchmark(server: RedisServer, n: int) -> list[str]:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
     except subprocess.TimeoutExpired:
         return ["redis-benchmark timed out"]
-    lines = []
-    for raw in (done.stdout + done.stderr).split("\n"):
-        line = raw.split("\r")[-1].strip()  # -q still redraws progress with carriage returns
-        if line:
-            lines.append(line)
+    # -q still redraws a progress line with carriage returns; keep the summaries only
+    text = (done.stdout + done.stderr).replace("\r", "\n")
+    lines = [line.strip() for line in text.split("\n") if "requests per second" in line]
+    if done.returncode != 0 or not lines:
+        lines.append(f"(exit status {done.returncode}) {text.strip()[-300:]}")
     return [" ".join(cmd), *lines]
 
 
@@ -305,6 +378,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"comma-separated subset (default: {','.join(CONTENDERS)})",
     )
     parser.add_argument(
+        "--profile",
+        type=_client_list,
+        default=None,
+        metavar="NAMES",
+        help="after the run, cProfile these clients (comma-separated), e.g. aiokv,redis.asyncio",
+    )
+    parser.add_argument(
         "--redis-benchmark-n",
         type=int,
         default=50_000,
@@ -317,6 +397,12 @@ def run(args: argparse.Namespace) -> int:
         with redis_server() as server:
             print(f"started {server.binary} (pid {server.pid}) on {HOST}:{server.port}")
             payload = asyncio.run(_bench(server, args))
+            for name in args.profile or []:
+                print(banner(f"cProfile: {name}"))
+                try:
+                    print(asyncio.run(_profile(server, name, args)))
+                except Exception as exc:
+                    print(f"  could not profile {name}: {describe_exception(exc)}")
             context: Sequence[str] = []
             if args.redis_benchmark_n > 0:
                 context = _redis_benchmark(server, args.redis_benchmark_n)
