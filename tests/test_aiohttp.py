@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import os
-import re
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -22,6 +21,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from docsnippets import doc_snippet
 from servers import RedisServer
 
 import aiokv.aiohttp
@@ -29,15 +29,6 @@ from aiokv import AsyncClient, KVSettings
 from aiokv.aiohttp import KV_KEY, get_kv, setup
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def doc_snippet(name: str) -> str:
-    """The code block marked ``<!-- test: name -->`` in the README or docs/integrations.md."""
-    marker = re.compile(rf"<!-- test: {re.escape(name)} -->\s*```python\n(.*?)```", re.DOTALL)
-    for doc in (ROOT / "README.md", ROOT / "docs" / "integrations.md"):
-        if doc.exists() and (found := marker.search(doc.read_text(encoding="utf-8"))):
-            return found.group(1)
-    raise AssertionError(f"no `<!-- test: {name} -->` code block in README.md or docs/")
 
 
 @asynccontextmanager

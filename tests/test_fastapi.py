@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -24,6 +23,7 @@ from typing import Any
 
 import httpx
 import pytest
+from docsnippets import doc_snippet
 from fastapi import FastAPI, Request, WebSocket
 from servers import RedisServer
 
@@ -36,15 +36,6 @@ with warnings.catch_warnings():  # Starlette's TestClient would rather run on ht
     from fastapi.testclient import TestClient
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def doc_snippet(name: str) -> str:
-    """The code block marked ``<!-- test: name -->`` in the README or docs/integrations.md."""
-    marker = re.compile(rf"<!-- test: {re.escape(name)} -->\s*```python\n(.*?)```", re.DOTALL)
-    for doc in (ROOT / "README.md", ROOT / "docs" / "integrations.md"):
-        if doc.exists() and (found := marker.search(doc.read_text(encoding="utf-8"))):
-            return found.group(1)
-    raise AssertionError(f"no `<!-- test: {name} -->` code block in README.md or docs/")
 
 
 # -- the lifespan and the dependency, in process -------------------------------------------------

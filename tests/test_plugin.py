@@ -8,11 +8,11 @@ plugin's here; the subprocess sees only the plugin.
 from __future__ import annotations
 
 import os
-import re
 from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
+from docsnippets import doc_snippet
 from servers import RedisServer
 
 pytest_plugins = ["pytester"]
@@ -23,15 +23,6 @@ ROOT = Path(__file__).resolve().parents[1]
 # (Both at once would register the module twice, which pytest refuses.)
 _INSTALLED = any(ep.value == "aiokv.testing" for ep in entry_points(group="pytest11"))
 PLUGIN_ARGS = () if _INSTALLED else ("-p", "aiokv.testing")
-
-
-def doc_snippet(name: str) -> str:
-    """The code block marked ``<!-- test: name -->`` in the README or docs/integrations.md."""
-    marker = re.compile(rf"<!-- test: {re.escape(name)} -->\s*```python\n(.*?)```", re.DOTALL)
-    for doc in (ROOT / "README.md", ROOT / "docs" / "integrations.md"):
-        if doc.exists() and (found := marker.search(doc.read_text(encoding="utf-8"))):
-            return found.group(1)
-    raise AssertionError(f"no `<!-- test: {name} -->` code block in README.md or docs/")
 
 
 @pytest.fixture
