@@ -203,3 +203,19 @@ async def test_command_methods_mock_as_coroutines() -> None:
     mock.get.return_value = "cached"
     assert await mock.get("k") == "cached"
     mock.get.assert_awaited_once_with("k")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://user:s3cret@localhost:6379/0",
+        "redis://:s3cret@localhost:6379/0",
+        "unix:///tmp/redis.sock?db=1&password=s3cret",
+        "rediss://localhost:6380/0?password=s3cret&ssl_cert_reqs=none",
+    ],
+)
+def test_passwords_never_show(url: str) -> None:
+    kv = AsyncClient.from_url(url)
+    for text in (repr(kv), repr(kv.settings), kv.settings.masked_url):
+        assert "s3cret" not in text
+        assert "***" in text
