@@ -7,9 +7,10 @@ never leaks into the client.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any, Literal
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
@@ -33,22 +34,20 @@ EvictionPolicy = Literal[
     "volatile-ttl",
 ]
 
+_QUERY_PASSWORD = re.compile(r"([?&]password=)[^&#]*")
 _SCHEME_DRIVERS = {"memory": "memory", "redis": "redis", "rediss": "redis", "unix": "redis"}
 
 
 def mask_url(url: str) -> str:
     """Return ``url`` with any password (``user:pw@`` or ``?password=``) shown as ``***``."""
-    parts = urlsplit(url)
-    if parts.password is not None:
-        host = parts.netloc.rpartition("@")[2]
-        parts = parts._replace(netloc=f"{parts.username or ''}:***@{host}")
-    if "password" in parts.query:
-        query = [
-            (name, "***" if name == "password" else value)
-            for name, value in parse_qsl(parts.query, keep_blank_values=True)
-        ]
-        parts = parts._replace(query=urlencode(query, safe="*"))
-    return parts.geturl()
+    # Edited as text: rebuilding the URL from its parts would turn unix:/// into unix:/.
+    netloc = urlsplit(url).netloc
+    if "@" in netloc:
+        userinfo, _, host = netloc.rpartition("@")
+        if ":" in userinfo:
+            user = userinfo.partition(":")[0]
+            url = url.replace(netloc, f"{user}:***@{host}", 1)
+    return _QUERY_PASSWORD.sub(r"\1***", url)
 
 
 class KVSettings(BaseSettings):
