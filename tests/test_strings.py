@@ -249,3 +249,14 @@ async def test_plain_set_overwrites_any_type(kv: AsyncClient, kind: str) -> None
         await kv.llen("k")
     with pytest.raises(aiokv.WrongTypeError):
         await kv.scard("k")
+
+
+async def test_surrogate_escaped_text_is_stored_as_its_bytes(kv: AsyncClient) -> None:
+    # Text read back from a container carries non-UTF-8 bytes as surrogate escapes; written
+    # again as a value it must mean those bytes, on both drivers.
+    await kv.set("e", "\udcc3\udca9")
+    assert await kv.get("e") == "é"
+    await kv.set("b", "\udcff")
+    with pytest.raises(aiokv.ValueDecodeError):
+        await kv.get("b")
+    assert await kv.get_bytes("b") == b"\xff"
