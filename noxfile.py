@@ -60,7 +60,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """mypy --strict (from pyproject.toml) on aiokv, the examples and the test-server harness."""
-    session.install(MYPY, ".[fastapi,aiohttp,trio]")
+    session.install(MYPY, ".[fastapi,aiohttp,trio,test]")
     session.run("mypy", "aiokv", "examples", "tests/servers.py", "tests/typecheck")
 
 
