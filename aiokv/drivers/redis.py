@@ -1,7 +1,7 @@
 """The Redis (and Valkey) driver, on redis.asyncio with the hiredis parser.
 
 * A burst larger than ``max_connections`` waits up to ``pool_timeout`` for a free connection
-  instead of failing with "Too many connections" (see :class:`_Pool`); past that it raises
+  instead of failing with "Too many connections" (see :class:`Pool`); past that it raises
   ``KVTimeoutError``.
 * Commands that fail because a connection dropped (a restart, an idle reset) are retried on a
   fresh connection with exponential backoff and jitter, ``retry_attempts`` times, for URL and
@@ -12,19 +12,24 @@
 * The connections belong to the event loop that opened them. A client used again under another
   loop (a module-level client in a test suite with a loop per test, or two ``asyncio.run()``
   calls) moves to the new loop; the old loop's connections are closed when that loop shuts down.
+* Cancellation: a task cancelled while a command runs gets its CancelledError, so
+  ``asyncio.timeout``, ``wait_for``, TaskGroups and anyio cancel scopes around commands work.
+  redis-py can drop the cancellation on Python <= 3.11 (see ``_redis_pool``, "cancellations
+  dropped by redis-py"); each command compares ``Task.cancelling()`` before and after and raises
+  it again. A command interrupted mid-flight has its connection closed by redis-py, and one whose
+  cancellation is raised again here has read its reply: no later command can read another's
+  reply. Python 3.10 has no ``cancelling()``, so there a dropped cancellation stays dropped.
 """
 
 from __future__ import annotations
 
 import asyncio
 import builtins
-from collections import deque
 from collections.abc import (
     AsyncGenerator,
     AsyncIterator,
     Awaitable,
     Callable,
-    Coroutine,
     Mapping,
     Sequence,
 )
@@ -33,216 +38,34 @@ from typing import Any, NoReturn
 import sniffio
 from anyio.abc import TaskGroup
 from redis import exceptions as rexc
-from redis.asyncio import ConnectionPool, Redis
-from redis.asyncio.connection import AbstractConnection
+from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import FullJitterBackoff
 
 from .._exceptions import (
     ClientClosedError,
-    CommandError,
     DriverUnavailableError,
-    IntegerOverflowError,
-    InvalidArgumentError,
-    KVConnectionError,
-    KVError,
-    KVTimeoutError,
-    NotAnIntegerError,
-    OutOfMemoryError,
     ValueDecodeError,
-    WrongTypeError,
 )
 from .._script import Script, ScriptArg
 from .._settings import KVSettings
+from ._redis_errors import pool_timeout_error, translate_error
+from ._redis_pool import (
+    NotNow,
+    Pool,
+    cancel_requests,
+    close_at_loop_shutdown,
+    expire_waiter,
+    not_connected,
+    resume_cancellation,
+    step,
+)
 
 __all__ = ["RedisDriver", "translate_error"]
-
-# Reply prefixes, most specific first; the message is kept as the server wrote it.
-_REPLY_ERRORS: tuple[tuple[str, type[CommandError]], ...] = (
-    ("WRONGTYPE", WrongTypeError),
-    ("ERR increment or decrement would overflow", IntegerOverflowError),
-    ("ERR decrement would overflow", IntegerOverflowError),
-    ("ERR value is not an integer", NotAnIntegerError),
-    ("OOM", OutOfMemoryError),
-    ("ERR invalid expire time", InvalidArgumentError),
-    ("ERR value is out of range", InvalidArgumentError),
-    ("ERR syntax error", InvalidArgumentError),
-    ("ERR wrong number of arguments", InvalidArgumentError),
-)
 
 
 def _text(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogateescape")
-
-
-def _reply_text(exc: rexc.ResponseError) -> str:
-    """The error reply as the server wrote it, code first (``ERR ...``, ``WRONGTYPE ...``).
-
-    redis-py strips the codes it knows (ERR, OOM, NOPERM, ...) from the message; redis-py >= 6
-    keeps the code in ``status_code``, redis-py 5 drops it.
-    """
-    text = str(exc)
-    code = getattr(exc, "status_code", None)
-    if code:
-        return f"{code} {text}"
-    if isinstance(exc, rexc.OutOfMemoryError):
-        return f"OOM {text}"
-    word = text.partition(" ")[0]
-    if type(exc) is rexc.ResponseError and not (word.isupper() and word.isalpha()):
-        return f"ERR {text}"  # redis-py 5 stripped it: codes are upper-case words, texts are not
-    return text
-
-
-def translate_error(exc: rexc.RedisError, settings: KVSettings) -> KVError:
-    """Map a redis-py error to the aiokv error for the same condition."""
-    where = settings.masked_url
-    if isinstance(exc, (rexc.AuthenticationError, rexc.AuthenticationWrongNumberOfArgsError)):
-        # Before ResponseError: a wrong-arity AUTH (a username sent to a server without ACLs)
-        # is a ResponseError in redis-py, but to the user it is a failed login.
-        return KVConnectionError(
-            f"authentication to {where} failed ({exc}): check REDIS_USERNAME / REDIS_PASSWORD"
-        )
-    if isinstance(exc, rexc.ResponseError):
-        message = _reply_text(exc)
-        if isinstance(exc, rexc.OutOfMemoryError):
-            return OutOfMemoryError(message)
-        for prefix, error_class in _REPLY_ERRORS:
-            if message.startswith(prefix):
-                return error_class(message)
-        return CommandError(message)
-    if isinstance(exc, rexc.TimeoutError):
-        if str(exc).startswith("Timeout connecting"):
-            return KVTimeoutError(
-                f"{where} did not accept a connection within connect_timeout="
-                f"{settings.connect_timeout}s; check the address or raise REDIS_CONNECT_TIMEOUT"
-            )
-        return KVTimeoutError(
-            f"{where} did not answer within socket_timeout={settings.socket_timeout}s ({exc}); "
-            "the command may or may not have run; raise REDIS_SOCKET_TIMEOUT for slow commands"
-        )
-    if isinstance(exc, rexc.ConnectionError):
-        return KVConnectionError(
-            f"cannot reach {where} (retried {settings.retry_attempts} times, "
-            f"REDIS_RETRY_ATTEMPTS): {exc}"
-        )
-    return KVError(f"{where}: {exc}")
-
-
-def _pool_timeout_error(settings: KVSettings) -> KVTimeoutError:
-    return KVTimeoutError(
-        f"no connection to {settings.masked_url} became free within pool_timeout="
-        f"{settings.pool_timeout}s (all max_connections={settings.max_connections} busy); "
-        "raise REDIS_MAX_CONNECTIONS or REDIS_POOL_TIMEOUT"
-    )
-
-
-class _NotNow(Exception):
-    """The pool cannot hand out a connection at once; nothing was sent (see RedisDriver._later)."""
-
-
-class _PoolFull(_NotNow):
-    """Every connection is in use."""
-
-
-class _OtherLoop(_NotNow):
-    """The pool's connections belong to another event loop than the running one (or none)."""
-
-
-def _not_connected(*args: Any) -> NoReturn:
-    raise _OtherLoop()
-
-
-class _Pool(ConnectionPool):
-    """redis-py's ConnectionPool, with a queue of commands waiting for a free connection.
-
-    redis-py's BlockingConnectionPool also waits, but every acquisition takes an
-    ``asyncio.Condition`` and starts a timeout, which cost ~20% of the client's CPU per command
-    in a sequential-GET profile. Here a command that finds a free connection pays one check;
-    only one that finds the pool full waits (:meth:`RedisDriver._wait_for_connection`), and each
-    release wakes the longest waiter.
-    """
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.loop = asyncio.get_running_loop()
-        self.waiters: deque[asyncio.Future[bool]] = deque()
-        self.closed = False
-
-    def is_full(self) -> bool:
-        return (
-            not self._available_connections
-            and len(self._in_use_connections) >= self.max_connections
-        )
-
-    # Not ``async``: it returns redis-py's coroutine, so a command awaits no extra frame.
-    def get_connection(self, *args: Any, **kwargs: Any) -> Any:
-        # Checked before redis-py touches a socket: a connection of a closed loop can still
-        # *send* (the write goes straight to the socket), and only the read fails.
-        if asyncio.get_running_loop() is not self.loop:
-            raise _OtherLoop()
-        if (
-            not self._available_connections
-            and len(self._in_use_connections) >= self.max_connections
-        ):
-            raise _PoolFull()
-        return super().get_connection(*args, **kwargs)  # type: ignore[no-untyped-call]
-
-    async def release(self, connection: AbstractConnection) -> None:
-        await super().release(connection)
-        if self.closed:  # a command that was in flight during aclose() reconnected
-            await connection.disconnect()
-        elif self.waiters:
-            self.wake_one()
-
-    def wake_one(self) -> None:
-        """Wake the longest-waiting command (if any) to try for a connection."""
-        waiters = self.waiters
-        while waiters:
-            waiter = waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(True)
-                return
-
-
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
-
-
-def _step(coroutine: Coroutine[Any, Any, Any]) -> None:
-    """Run ``coroutine`` synchronously; it must finish without suspending."""
-    try:
-        coroutine.send(None)
-    except StopIteration:
-        return
-    raise AssertionError("a step that must not suspend did suspend")
-
-
-async def _close_at_loop_shutdown(pool: _Pool) -> AsyncGenerator[None, None]:
-    """Disconnect ``pool`` when the client is closed, or when its loop shuts down first.
-
-    asyncio.run(), asyncio.Runner and pytest-asyncio close every open async generator before
-    they close the loop, and an async generator dropped while suspended is closed on its loop.
-    Keeping one suspended per pool is the hook asyncio offers for running code *in* a loop that
-    is about to close (or in which a client was dropped), so a client that outlives its loop
-    (created at import time, never closed) still closes its sockets instead of leaking them.
-    It refers to the pool only, not to the driver, so that dropping the driver frees it at once
-    rather than in a garbage-collector pass that would find the connections unclosed.
-    """
-    try:
-        yield
-    finally:
-        pool.closed = True
-        # Sockets can only be closed from their own loop; from any other, drop them.
-        if _running_loop() is pool.loop:
-            await pool.disconnect()
-
-
-def _expire(waiter: asyncio.Future[bool]) -> None:
-    if not waiter.done():
-        waiter.set_result(False)
 
 
 class RedisDriver:
@@ -251,10 +74,10 @@ class RedisDriver:
     def __init__(self, settings: KVSettings) -> None:
         self._settings = settings
         self._redis: Redis | None = None
-        self._pool: _Pool | None = None
+        self._pool: Pool | None = None
         self._guard: AsyncGenerator[None, None] | None = None
         self._closed = False
-        self._execute: Callable[..., Awaitable[Any]] = _not_connected
+        self._execute: Callable[..., Awaitable[Any]] = not_connected
 
     # -- lifetime ----------------------------------------------------------------------------
 
@@ -296,19 +119,19 @@ class RedisDriver:
             "encoding_errors": "surrogateescape",
         }
         if s.url is not None:
-            pool = _Pool.from_url(s.url, **options)
+            pool = Pool.from_url(s.url, **options)
         else:
             password = s.password.get_secret_value() if s.password is not None else None
-            pool = _Pool(
+            pool = Pool(
                 host=s.host, port=s.port, db=s.db, username=s.username, password=password, **options
             )
         self._pool = pool
         self._redis = Redis(connection_pool=pool)
         self._execute = self._redis.execute_command
-        self._guard = _close_at_loop_shutdown(pool)
+        self._guard = close_at_loop_shutdown(pool)
         # One synchronous step to the ``yield``: from here the loop tracks the generator
         # (through asyncio's asyncgen hooks) and closes it in shutdown_asyncgens().
-        _step(self._guard.asend(None))
+        step(self._guard.asend(None))
 
     async def aclose(self) -> None:
         self._closed = True
@@ -320,20 +143,29 @@ class RedisDriver:
         if guard is not None:
             await guard.aclose()
 
-    def _fail(self, exc: rexc.RedisError) -> NoReturn:
+    async def _fail(self, exc: rexc.RedisError, cancels: int) -> NoReturn:
+        """Raise ``exc`` as an aiokv error, or the cancellation redis-py dropped before it."""
+        if cancel_requests() > cancels:
+            await resume_cancellation()
         raise translate_error(exc, self._settings) from exc
 
+    # Every command takes ``cancel_requests()`` before it and checks it after (here and in the
+    # inlined hot paths below): two cheap calls, against redis-py's dropped cancellations.
+
     async def _call(self, *args: Any) -> Any:
+        cancels = cancel_requests()
         try:
-            return await self._execute(*args)
+            reply = await self._execute(*args)
         except rexc.RedisError as exc:
-            self._fail(exc)
-        except _NotNow:
-            pass
-        try:
-            return await self._later(args)
-        except rexc.RedisError as exc:
-            self._fail(exc)
+            await self._fail(exc, cancels)
+        except NotNow:
+            try:
+                reply = await self._later(args)
+            except rexc.RedisError as exc:
+                await self._fail(exc, cancels)
+        if cancel_requests() > cancels:
+            await resume_cancellation()
+        return reply
 
     async def _later(self, args: tuple[Any, ...]) -> Any:
         """Run a command that could not start at once (nothing was sent).
@@ -353,17 +185,17 @@ class RedisDriver:
                 queued = True
             try:
                 return await self._execute(*args)
-            except _NotNow:
+            except NotNow:
                 continue
 
-    async def _wait_for_connection(self, pool: _Pool, deadline: float, again: bool) -> None:
+    async def _wait_for_connection(self, pool: Pool, deadline: float, again: bool) -> None:
         waiter: asyncio.Future[bool] = pool.loop.create_future()
         # A command woken but beaten to the connection keeps its place at the front.
         if again:
             pool.waiters.appendleft(waiter)
         else:
             pool.waiters.append(waiter)
-        timer = pool.loop.call_at(deadline, _expire, waiter)
+        timer = pool.loop.call_at(deadline, expire_waiter, waiter)
         try:
             woken = await waiter
         except BaseException:
@@ -373,9 +205,9 @@ class RedisDriver:
         finally:
             timer.cancel()
         if not woken:
-            raise _pool_timeout_error(self._settings)
+            raise pool_timeout_error(self._settings)
 
-    def _move_to(self, loop: asyncio.AbstractEventLoop, old: _Pool | None) -> None:
+    def _move_to(self, loop: asyncio.AbstractEventLoop, old: Pool | None) -> None:
         """Build a pool on ``loop``, the running loop (``old`` is the pool of another loop)."""
         if self._closed:
             raise ClientClosedError()
@@ -387,7 +219,7 @@ class RedisDriver:
         # The old loop has shut down (which closed its connections) or merely stopped; either
         # way its connections cannot be used or closed from this loop.
         if self._guard is not None:
-            _step(self._guard.aclose())
+            step(self._guard.aclose())
         self._connect()
 
     # -- strings -----------------------------------------------------------------------------
@@ -401,21 +233,27 @@ class RedisDriver:
         elif xx:
             args.append("XX")
         # Inlined rather than through _call: one coroutine frame less on the hot path.
+        cancels = cancel_requests()
         try:
             reply = await self._execute(*args)
         except rexc.RedisError as exc:
-            self._fail(exc)
-        except _NotNow:
+            await self._fail(exc, cancels)
+        except NotNow:
             reply = await self._call(*args)
+        if cancel_requests() > cancels:
+            await resume_cancellation()
         return bool(reply)
 
     async def get(self, key: str) -> str | None:
+        cancels = cancel_requests()
         try:
             raw = await self._execute("GET", key)
         except rexc.RedisError as exc:
-            self._fail(exc)
-        except _NotNow:
+            await self._fail(exc, cancels)
+        except NotNow:
             raw = await self._call("GET", key)
+        if cancel_requests() > cancels:
+            await resume_cancellation()
         if raw is None:
             return None
         try:
@@ -544,13 +382,19 @@ class RedisDriver:
         self, script: Script, keys: Sequence[str], args: Sequence[ScriptArg]
     ) -> Any:
         evalsha = ("EVALSHA", script.sha1, len(keys), *keys, *args)
+        cancels = cancel_requests()
         try:
             try:
-                return await self._execute(*evalsha)
-            except _NotNow:
-                return await self._later(evalsha)
+                reply = await self._execute(*evalsha)
+            except NotNow:
+                reply = await self._later(evalsha)
         except rexc.NoScriptError:
-            pass  # first run on this server (or after SCRIPT FLUSH): send the source once
+            # First run on this server (or after SCRIPT FLUSH): send the source once.
+            if cancel_requests() > cancels:
+                await resume_cancellation()
+            return await self._call("EVAL", script.lua, len(keys), *keys, *args)
         except rexc.RedisError as exc:
-            self._fail(exc)
-        return await self._call("EVAL", script.lua, len(keys), *keys, *args)
+            await self._fail(exc, cancels)
+        if cancel_requests() > cancels:
+            await resume_cancellation()
+        return reply

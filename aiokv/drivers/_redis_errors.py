@@ -1,0 +1,94 @@
+"""redis-py errors translated into the aiokv tree, for the redis driver's edge."""
+
+from __future__ import annotations
+
+from redis import exceptions as rexc
+
+from .._exceptions import (
+    CommandError,
+    IntegerOverflowError,
+    InvalidArgumentError,
+    KVConnectionError,
+    KVError,
+    KVTimeoutError,
+    NotAnIntegerError,
+    OutOfMemoryError,
+    WrongTypeError,
+)
+from .._settings import KVSettings
+
+__all__ = ["pool_timeout_error", "translate_error"]
+
+# Reply prefixes, most specific first; the message is kept as the server wrote it.
+_REPLY_ERRORS: tuple[tuple[str, type[CommandError]], ...] = (
+    ("WRONGTYPE", WrongTypeError),
+    ("ERR increment or decrement would overflow", IntegerOverflowError),
+    ("ERR decrement would overflow", IntegerOverflowError),
+    ("ERR value is not an integer", NotAnIntegerError),
+    ("OOM", OutOfMemoryError),
+    ("ERR invalid expire time", InvalidArgumentError),
+    ("ERR value is out of range", InvalidArgumentError),
+    ("ERR syntax error", InvalidArgumentError),
+    ("ERR wrong number of arguments", InvalidArgumentError),
+)
+
+
+def _reply_text(exc: rexc.ResponseError) -> str:
+    """The error reply as the server wrote it, code first (``ERR ...``, ``WRONGTYPE ...``).
+
+    redis-py strips the codes it knows (ERR, OOM, NOPERM, ...) from the message; redis-py >= 6
+    keeps the code in ``status_code``, redis-py 5 drops it.
+    """
+    text = str(exc)
+    code = getattr(exc, "status_code", None)
+    if code:
+        return f"{code} {text}"
+    if isinstance(exc, rexc.OutOfMemoryError):
+        return f"OOM {text}"
+    word = text.partition(" ")[0]
+    if type(exc) is rexc.ResponseError and not (word.isupper() and word.isalpha()):
+        return f"ERR {text}"  # redis-py 5 stripped it: codes are upper-case words, texts are not
+    return text
+
+
+def translate_error(exc: rexc.RedisError, settings: KVSettings) -> KVError:
+    """Map a redis-py error to the aiokv error for the same condition."""
+    where = settings.masked_url
+    if isinstance(exc, (rexc.AuthenticationError, rexc.AuthenticationWrongNumberOfArgsError)):
+        # Before ResponseError: a wrong-arity AUTH (a username sent to a server without ACLs)
+        # is a ResponseError in redis-py, but to the user it is a failed login.
+        return KVConnectionError(
+            f"authentication to {where} failed ({exc}): check REDIS_USERNAME / REDIS_PASSWORD"
+        )
+    if isinstance(exc, rexc.ResponseError):
+        message = _reply_text(exc)
+        if isinstance(exc, rexc.OutOfMemoryError):
+            return OutOfMemoryError(message)
+        for prefix, error_class in _REPLY_ERRORS:
+            if message.startswith(prefix):
+                return error_class(message)
+        return CommandError(message)
+    if isinstance(exc, rexc.TimeoutError):
+        if str(exc).startswith("Timeout connecting"):
+            return KVTimeoutError(
+                f"{where} did not accept a connection within connect_timeout="
+                f"{settings.connect_timeout}s; check the address or raise REDIS_CONNECT_TIMEOUT"
+            )
+        return KVTimeoutError(
+            f"{where} did not answer within socket_timeout={settings.socket_timeout}s ({exc}); "
+            "the command may or may not have run; raise REDIS_SOCKET_TIMEOUT for slow commands"
+        )
+    if isinstance(exc, rexc.ConnectionError):
+        return KVConnectionError(
+            f"cannot reach {where} (retried {settings.retry_attempts} times, "
+            f"REDIS_RETRY_ATTEMPTS): {exc}"
+        )
+    return KVError(f"{where}: {exc}")
+
+
+def pool_timeout_error(settings: KVSettings) -> KVTimeoutError:
+    return KVTimeoutError(
+        f"no connection to {settings.masked_url} became free within pool_timeout="
+        f"{settings.pool_timeout}s (all max_connections={settings.max_connections} busy); "
+        "raise REDIS_MAX_CONNECTIONS or REDIS_POOL_TIMEOUT"
+    )
