@@ -9,9 +9,13 @@ the same mistake, so user code never depends on the driver in use::
     │   ├── NotAnIntegerError         (ValueError)  value or argument is not a 64-bit integer
     │   │   └── IntegerOverflowError                increment or decrement would overflow
     │   ├── InvalidArgumentError      (ValueError)  e.g. an expire time <= 0
-    │   └── OutOfMemoryError                        memory limit reached under `noeviction`
+    │   ├── OutOfMemoryError                        memory limit reached under `noeviction`
+    │   ├── PermissionDeniedError                   the ACL user may not run the command (NOPERM)
+    │   └── TransactionAbortedError                 a command was refused while queueing (EXECABORT)
     ├── ValueDecodeError              (ValueError)  a stored value is not UTF-8 text
     ├── KVConnectionError             (ConnectionError) the server cannot be reached
+    │   └── OutcomeUnknownError                     dropped after a write was sent: may have run
+    ├── TransactionConflictError                    a watched key kept changing; retries used up
     ├── KVTimeoutError                (TimeoutError) a command or a pool wait took too long
     ├── ClientClosedError             (RuntimeError) the client was used after aclose()
     ├── DriverUnavailableError        (RuntimeError) the driver cannot run here
@@ -34,6 +38,10 @@ __all__ = [
     "LockNotOwnedError",
     "NotAnIntegerError",
     "OutOfMemoryError",
+    "OutcomeUnknownError",
+    "PermissionDeniedError",
+    "TransactionAbortedError",
+    "TransactionConflictError",
     "ValueDecodeError",
     "WrongTypeError",
 ]
@@ -83,6 +91,21 @@ class OutOfMemoryError(CommandError):
         super().__init__(message)
 
 
+class PermissionDeniedError(CommandError):
+    """The connection's ACL user may not run this command or touch this key (Redis's NOPERM)."""
+
+
+class TransactionAbortedError(CommandError):
+    """A transaction applied nothing: one of its commands was refused while queueing (EXECABORT).
+
+    ``errors`` holds ``(index, error)`` for each command that was refused.
+    """
+
+    def __init__(self, message: str, errors: list[tuple[int, BaseException]] | None = None) -> None:
+        super().__init__(message)
+        self.errors = errors or []
+
+
 class ValueDecodeError(KVError, ValueError):
     """A stored value is not UTF-8 text; read it with ``get_bytes()`` instead."""
 
@@ -92,7 +115,23 @@ class ValueDecodeError(KVError, ValueError):
 
 
 class KVConnectionError(KVError, ConnectionError):
-    """The server could not be reached, or dropped the connection past the retry budget."""
+    """The server could not be reached, or dropped the connection past the retry budget.
+
+    ``outcome_unknown`` is False when the command cannot have run (it was never written, or it
+    is a read); see :class:`OutcomeUnknownError` for the other case.
+    """
+
+    outcome_unknown: bool = False
+
+
+class OutcomeUnknownError(KVConnectionError):
+    """The connection failed after a write was sent: it may or may not have been applied.
+
+    aiokv never re-sends such a command (that could apply it twice). Read the state back, or
+    retry only if the write is idempotent for your data. ``outcome_unknown`` is True.
+    """
+
+    outcome_unknown = True
 
 
 class KVTimeoutError(KVError, TimeoutError):
@@ -106,6 +145,10 @@ class ClientClosedError(KVError, RuntimeError):
         super().__init__(
             "this AsyncClient is closed; create a new AsyncClient (or use `async with`)"
         )
+
+
+class TransactionConflictError(KVError):
+    """A watched key changed before EXEC every time, up to the retry bound: nothing was applied."""
 
 
 class DriverUnavailableError(KVError, RuntimeError):
