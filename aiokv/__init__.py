@@ -6,6 +6,7 @@ The memory driver (the default) answers as Redis 7 does; the redis driver runs o
 from ._client import DEFAULT, AsyncClient
 from ._codec import TTL, Value
 from ._exceptions import (
+    ArgumentTypeError,
     ClientClosedError,
     CommandError,
     DriverUnavailableError,
@@ -17,8 +18,8 @@ from ._exceptions import (
     LockError,
     LockNotOwnedError,
     NotAnIntegerError,
-    OutOfMemoryError,
     OutcomeUnknownError,
+    OutOfMemoryError,
     PermissionDeniedError,
     TransactionAbortedError,
     TransactionConflictError,
@@ -37,6 +38,7 @@ __version__ = "0.1.0"
 __all__ = [
     "DEFAULT",
     "TTL",
+    "ArgumentTypeError",
     "AsyncClient",
     "ClientClosedError",
     "CommandError",

@@ -1,16 +1,17 @@
-"""AsyncClient: settings, the driver's lifetime (unopened, open, closed) and the patterns.
+"""AsyncClient: settings, the driver's lifetime (unopened, open, closed), batches and the
+patterns.
 
-The commands themselves are in ``_commands.py``.
+The commands themselves are in :mod:`aiokv.commands`.
 """
 
 from __future__ import annotations
 
 import builtins
 import functools
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import timedelta
 from types import TracebackType
-from typing import Any, Final, Literal, NoReturn, TypeVar, cast, overload
+from typing import Any, Final, Literal, NoReturn, TypeVar, overload
 
 import anyio
 import sniffio
@@ -22,11 +23,14 @@ from ._codec import (
     escape_glob,
     positive_ttl_ms,
 )
-from ._commands import DEFAULT, Commands, _command, _Default
-from ._exceptions import ClientClosedError
+from ._exceptions import ClientClosedError, InvalidArgumentError, TransactionConflictError
+from ._pipeline import Pipeline, Transaction, _Conflict
 from ._protocol import Driver
 from ._script import Script, ScriptArg
 from ._settings import KVSettings
+from .commands import DEFAULT, Commands, _Default
+from .commands._base import Command
+from .commands.strings import GET_BYTES
 from .drivers import create_driver
 from .patterns import cache
 from .patterns.json import ANY, adapter_for, dump
@@ -39,21 +43,30 @@ __all__ = ["DEFAULT", "AsyncClient"]
 _State = Literal["unopened", "open", "closed"]
 
 
-class _Unopened:
-    """Stands in for the driver until first use, then opens the client and steps aside."""
+class _Unopened(dict[Command, Callable[..., Any]]):
+    """The command table until first use: the first command awaited opens the client.
+
+    Opening waits for the first *await*, not the first call, so ``asyncio.run(kv.set(k, v))``
+    opens inside the loop that runs it.
+    """
 
     def __init__(self, client: AsyncClient) -> None:
+        super().__init__()
         self._client = client
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client._open(None), name)
+    def __missing__(self, spec: Command) -> Callable[..., Any]:
+        return functools.partial(self._client._first_use, spec)
 
 
-class _Closed:
-    """Stands in for the driver after aclose(): every command raises ClientClosedError."""
+class _Closed(dict[Command, Callable[..., Any]]):
+    """The command table after aclose(): every command raises ClientClosedError when awaited."""
 
-    def __getattr__(self, name: str) -> NoReturn:
-        raise ClientClosedError()
+    def __missing__(self, spec: Command) -> Callable[..., Any]:
+        return _closed
+
+
+async def _closed(*args: Any) -> NoReturn:
+    raise ClientClosedError()
 
 
 T = TypeVar("T")
@@ -88,7 +101,8 @@ class AsyncClient(Commands):
         )
         self._state: _State = "unopened"
         self._task_group: TaskGroup | None = None
-        self._driver: Driver = cast(Driver, _Unopened(self))
+        self._driver: Driver | None = None
+        self._run = _Unopened(self)
 
     @classmethod
     def from_url(cls, url: str, **overrides: Any) -> Self:
@@ -104,12 +118,30 @@ class AsyncClient(Commands):
     def _open(self, task_group: TaskGroup | None) -> Driver:
         if self._state == "closed":
             raise ClientClosedError()
-        if self._state == "unopened":
+        if self._driver is None:
             driver = create_driver(self.settings)
             driver.open(task_group)
             self._driver = driver
+            self._run = driver.table
             self._state = "open"
         return self._driver
+
+    def _driver_now(self) -> Driver:
+        """The driver, opening the client on first use (call from inside a coroutine)."""
+        driver = self._driver
+        if driver is None or self._state == "closed":
+            return self._open(None)
+        return driver
+
+    async def _first_use(self, spec: Command, *args: Any) -> Any:
+        return await self._open(None).table[spec](*args)
+
+    async def _driver_keys(self, pattern: str) -> list[str]:
+        return await self._driver_now().keys(pattern)
+
+    async def _driver_scan(self, pattern: str, count: int) -> AsyncIterator[str]:
+        async for key in self._driver_now().scan_iter(pattern, count):
+            yield key
 
     async def __aenter__(self) -> Self:
         if self._state == "unopened":
@@ -142,10 +174,10 @@ class AsyncClient(Commands):
         """Stop background work and close connections. Safe to call more than once."""
         if self._state == "closed":
             return
-        driver, was_open = self._driver, self._state == "open"
+        driver = self._driver
         self._state = "closed"
-        self._driver = cast(Driver, _Closed())
-        if was_open:
+        self._run = _Closed()
+        if driver is not None:
             await driver.aclose()
         if self._task_group is not None:
             task_group, self._task_group = self._task_group, None
@@ -197,7 +229,7 @@ class AsyncClient(Commands):
                 not fit ``type``.
             WrongTypeError: if the key holds a hash, list or set.
         """
-        raw = await self._driver.get_bytes(self._prefix + key)
+        raw = await self._run[GET_BYTES](self._key(key))
         if raw is None:
             return None
         return adapter_for(ANY if type is None else type).validate_json(raw)
@@ -284,10 +316,9 @@ class AsyncClient(Commands):
         """
         return Lock(self, name, ttl=ttl, blocking_timeout=blocking_timeout)
 
-    @_command
-    def run_script(
+    async def run_script(
         self, script: Script, keys: Sequence[str], args: Sequence[ScriptArg] = ()
-    ) -> Awaitable[Any]:
+    ) -> Any:
         """Run ``script`` as one atomic step on ``keys`` (prefixed here) with ``args``.
 
         See :class:`~aiokv.Script` for how to write one that works on both drivers.
@@ -298,8 +329,59 @@ class AsyncClient(Commands):
         Raises:
             CommandError: (or a subclass) for an error raised inside the script.
         """
-        prefix = self._prefix
-        return self._driver.run_script(script, [prefix + k for k in keys], args)
+        return await self._driver_now().run_script(script, self._keys(tuple(keys)), args)
+
+    # -- batches and transactions -------------------------------------------------------------
+
+    def pipeline(self, *, transaction: bool = False) -> Pipeline:
+        """A pipeline: queue commands, then send them together with ``await p.execute()``.
+
+        Args:
+            transaction: Run the queue as MULTI/EXEC: atomically, nothing else interleaving.
+
+        Returns:
+            A :class:`~aiokv.Pipeline` with every command method of the client.
+        """
+        return Pipeline(self, transaction)
+
+    async def transaction(
+        self,
+        func: Callable[[Transaction], Awaitable[None]],
+        *keys: str,
+        max_attempts: int = 10,
+    ) -> list[Any]:
+        """Optimistic check-and-set: WATCH ``keys``, run ``func``, then MULTI/EXEC its queue.
+
+        ``func(tx)`` reads with ``await tx.get(...)`` (the commands run at once), calls
+        ``tx.multi()``, then queues writes (``tx.set(...)``). If another client changed a watched
+        key before EXEC, nothing is applied and ``func`` runs again, up to ``max_attempts``
+        times in all.
+
+        Returns:
+            The replies of the queued commands.
+
+        Raises:
+            TransactionConflictError: if every attempt met a change to a watched key.
+            TransactionAbortedError: if a queued command was refused (nothing applied).
+            Exception: whatever ``func`` raises (nothing applied).
+        """
+        if max_attempts < 1:
+            raise InvalidArgumentError("max_attempts must be at least 1")
+        watched = self._keys(keys)
+        for _ in range(max_attempts):
+            session = await self._driver_now().watch(watched)
+            try:
+                tx = Transaction(self, session)
+                await func(tx)
+                return await tx.execute()
+            except _Conflict:
+                continue
+            finally:
+                await session.close()
+        raise TransactionConflictError(
+            f"a watched key ({', '.join(keys)}) changed before EXEC on each of "
+            f"{max_attempts} attempts; nothing was applied"
+        )
 
     @functools.cached_property
     def _flights(self) -> SingleFlight:

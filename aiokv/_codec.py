@@ -6,11 +6,17 @@ them. TTLs travel as whole milliseconds.
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import timedelta
 from typing import Final, TypeAlias
 
-from ._exceptions import IntegerOverflowError, InvalidArgumentError, NotAnIntegerError
+from ._exceptions import (
+    ArgumentTypeError,
+    IntegerOverflowError,
+    InvalidArgumentError,
+    NotAnIntegerError,
+)
 
 __all__ = [
     "INT64_MAX",
@@ -20,6 +26,10 @@ __all__ = [
     "encode_value",
     "escape_glob",
     "parse_int",
+    "check_count",
+    "check_int",
+    "normalize_key",
+    "positive_ttl_ms",
     "ttl_to_ms",
 ]
 
@@ -79,25 +89,82 @@ def ttl_to_ms(ttl: TTL) -> int:
     """Convert a TTL to whole milliseconds (rounded to nearest).
 
     Raises:
-        TypeError: if ``ttl`` is not a number or a timedelta.
+        InvalidArgumentError: if ``ttl`` is not a number or a timedelta (a bool, a str), is NaN
+            or infinite, or is beyond what a server takes (a 64-bit count of milliseconds).
     """
-    if isinstance(ttl, timedelta):
-        return round(ttl.total_seconds() * 1000)
-    if isinstance(ttl, (int, float)) and not isinstance(ttl, bool):
-        return round(ttl * 1000)
-    raise TypeError(f"ttl must be seconds (int or float) or a timedelta, not {type(ttl).__name__}")
+    if type(ttl) is int:
+        ms = ttl * 1000
+    elif isinstance(ttl, timedelta):
+        ms = round(ttl.total_seconds() * 1000)
+    elif isinstance(ttl, (int, float)) and not isinstance(ttl, bool):
+        if not math.isfinite(ttl):
+            raise InvalidArgumentError(f"ttl must be a finite number of seconds, not {ttl!r}")
+        ms = round(ttl * 1000)
+    else:
+        raise ArgumentTypeError(
+            f"ttl must be seconds (int or float) or a timedelta, not {type(ttl).__name__}"
+        )
+    if not INT64_MIN <= ms <= INT64_MAX:
+        raise NotAnIntegerError()  # as Redis answers an expire time beyond 64 bits
+    return ms
 
 
 def positive_ttl_ms(ttl: TTL, command: str) -> int:
     """Like :func:`ttl_to_ms`, for commands that reject an expire time <= 0 (SET, SETEX).
 
     Raises:
-        InvalidArgumentError: if the TTL rounds to 0 ms or less; the message is Redis's.
+        InvalidArgumentError: if the TTL rounds to 0 ms or less (the message is Redis's), or for
+            the cases of :func:`ttl_to_ms`.
     """
     ms = ttl_to_ms(ttl)
     if ms <= 0:
         raise InvalidArgumentError(f"ERR invalid expire time in '{command}' command")
     return ms
+
+
+def check_int(value: object) -> int:
+    """Validate an integer argument (an index, a count, an amount): a 64-bit signed ``int``.
+
+    Raises:
+        NotAnIntegerError: for a bool, a float, a str or an int out of range, as Redis refuses
+            an argument that is not a 64-bit integer.
+    """
+    if type(value) is not int or not INT64_MIN <= value <= INT64_MAX:
+        raise NotAnIntegerError()
+    return value
+
+
+def check_count(count: object) -> int:
+    """Validate a count (LPOP, SPOP, ...): a non-negative 64-bit ``int``.
+
+    Raises:
+        NotAnIntegerError: if it is not an int (a bool, a float, a str).
+        InvalidArgumentError: if it is negative or beyond 64 bits (Redis's "must be positive").
+    """
+    if type(count) is not int:
+        raise NotAnIntegerError()
+    if not 0 <= count <= INT64_MAX:
+        raise InvalidArgumentError("ERR value is out of range, must be positive")
+    return count
+
+
+def normalize_key(key: str) -> str:
+    """Spell a non-ASCII key as a server stores it: the bytes its UTF-8 (surrogate escapes
+    standing for raw bytes) makes, read back the way the redis driver reads keys.
+
+    ``"\udcc3\udca9"`` (the escapes of the UTF-8 of "é") becomes ``"é"``, as on a server.
+
+    Raises:
+        InvalidArgumentError: for a lone surrogate that stands for no byte, which no server can
+            store (the redis driver could not encode it either).
+    """
+    try:
+        raw = key.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        raise InvalidArgumentError(
+            f"key {key!r} cannot be encoded as UTF-8 (it holds a lone surrogate)"
+        ) from None
+    return raw.decode("utf-8", "surrogateescape")
 
 
 def parse_int(raw: str | bytes) -> int:

@@ -9,6 +9,7 @@ the same mistake, so user code never depends on the driver in use::
     │   ├── NotAnIntegerError         (ValueError)  value or argument is not a 64-bit integer
     │   │   └── IntegerOverflowError                increment or decrement would overflow
     │   ├── InvalidArgumentError      (ValueError)  e.g. an expire time <= 0
+    │   │   └── ArgumentTypeError         (TypeError)   e.g. a str where seconds are expected
     │   ├── OutOfMemoryError                        memory limit reached under `noeviction`
     │   ├── PermissionDeniedError                   the ACL user may not run the command (NOPERM)
     │   └── TransactionAbortedError                 a command was refused while queueing (EXECABORT)
@@ -26,6 +27,7 @@ the same mistake, so user code never depends on the driver in use::
 from __future__ import annotations
 
 __all__ = [
+    "ArgumentTypeError",
     "ClientClosedError",
     "CommandError",
     "DriverUnavailableError",
@@ -80,6 +82,10 @@ class IntegerOverflowError(NotAnIntegerError):
 
 class InvalidArgumentError(CommandError, ValueError):
     """An argument is out of range for the command, such as an expire time <= 0."""
+
+
+class ArgumentTypeError(InvalidArgumentError, TypeError):
+    """An argument has a type the command cannot take (a str TTL, a bool count)."""
 
 
 class OutOfMemoryError(CommandError):

@@ -1,38 +1,45 @@
-"""The Driver protocol: the seam between the AsyncClient facade and a storage backend.
+"""The Driver protocol: the seam between the facade and a storage backend.
 
-The seam is Redis's own command set, typed one method per command, rather than a generic
-``execute(name, *args)``. A generic dispatcher would keep the protocol to two methods, but it puts
-name dispatch and per-call argument packing on the hot path: a quick sizing ran it at ~0.15x an
-``async def`` over a bare dict, against ~0.5x for a direct typed call. With one coroutine per
-command, ``await kv.get(k)`` on the memory driver is a single coroutine doing dict work, and the
-facade only normalises arguments (prefix, value encoding, TTL units) and hands back the driver's
-coroutine without awaiting it.
+A driver executes commands; it does not define them. Each command is defined once in
+:mod:`aiokv.commands` (a typed facade method and a :class:`~aiokv.commands._base.Command` spec
+with its argument encoding and reply decoding), and a driver offers:
 
-Division of labour:
-  * The facade (``AsyncClient``) validates and converts Python arguments: keys arrive here already
-    prefixed, values as ``str``/``bytes``, TTLs as whole milliseconds, amounts as checked ints.
-  * A driver executes the command with Redis 7 semantics and returns the final Python value.
-    It raises only ``aiokv`` errors (translated at its edge) for the same mistakes on every driver.
+* ``table``: for each spec, a callable returning an awaitable of the command's Python reply.
+  The facade calls ``table[spec](*args)`` and hands back the awaitable without awaiting it, so
+  on the memory driver (whose table holds its ``async def`` handlers) one command is one
+  coroutine, which is what keeps it within reach of a bare dict. The redis driver's entries
+  all run :meth:`execute`.
+* ``execute_many``: a batch (a pipeline), atomic (MULTI/EXEC) or not.
+* ``watch`` for optimistic transactions, ``keys``/``scan_iter`` for walks over the keyspace,
+  ``run_script`` for atomic steps, and the lifetime (``open``, ``aclose``).
 
-Text replies (``get``, hash/list/set contents) are ``str``; bytes that are not UTF-8 inside
-containers come back with surrogate escapes (``.encode("utf-8", "surrogateescape")`` restores them).
+Division of labour: the facade validates and converts arguments (keys arrive prefixed and
+spelled as a server stores them, values as ``str``/``bytes``, TTLs as whole milliseconds,
+integers checked); a driver executes with Redis 7 semantics and raises only ``aiokv`` errors,
+translated at its edge, the same class for the same mistake on every driver.
 """
 
 from __future__ import annotations
 
-import builtins
-from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import AsyncIterator, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from anyio.abc import TaskGroup
 
 from ._script import Script, ScriptArg
+from .commands._base import Command, Table
+
+if TYPE_CHECKING:
+    from ._pipeline import WatchSession
 
 __all__ = ["Driver"]
 
 
 class Driver(Protocol):
-    """A storage backend. Methods mirror the Redis commands of the same name."""
+    """A storage backend."""
+
+    table: Table
+    """Command spec -> a callable returning an awaitable of the decoded reply."""
 
     def open(self, task_group: TaskGroup | None) -> None:
         """Get ready for use inside a running event loop; start background work in ``task_group``.
@@ -46,103 +53,36 @@ class Driver(Protocol):
         """
 
     async def aclose(self) -> None:
-        """Stop background work and release connections. Called once."""
+        """Stop background work and release connections; commands in flight fail with
+        ``ClientClosedError``. Called once."""
 
-    async def set(self, key: str, value: str | bytes, px: int | None, nx: bool, xx: bool) -> bool:
-        """SET with optional PX (ms, > 0), NX or XX; True if written. No PX clears the TTL."""
+    async def execute_many(
+        self, calls: Sequence[tuple[Command, tuple[Any, ...]]], atomic: bool
+    ) -> list[Any]:
+        """Run ``calls`` in order in one round trip; atomically (MULTI/EXEC) if ``atomic``.
 
-    async def get(self, key: str) -> str | None:
-        """GET decoded as UTF-8; None on a miss. Raises ValueDecodeError, WrongTypeError."""
+        Returns:
+            One entry per call: its decoded reply, or the aiokv error it failed with.
 
-    async def get_bytes(self, key: str) -> bytes | None:
-        """GET as bytes; None on a miss. Raises WrongTypeError."""
+        Raises:
+            TransactionAbortedError: if ``atomic`` and the store refused a command while
+                queueing it (nothing applied).
+            KVConnectionError: (``OutcomeUnknownError`` if any call writes) if the connection
+                failed.
+        """
 
-    async def delete(self, keys: Sequence[str]) -> int:
-        """DEL: number of keys removed, each distinct key counted once."""
+    async def watch(self, keys: Sequence[str]) -> WatchSession:
+        """Start an optimistic transaction watching ``keys`` (WATCH).
 
-    async def exists(self, keys: Sequence[str]) -> int:
-        """EXISTS: number of existing keys, duplicates counted each time."""
-
-    async def pexpire(self, key: str, ms: int) -> bool:
-        """PEXPIRE; False on a missing key. ``ms <= 0`` deletes the key (and returns True)."""
-
-    async def persist(self, key: str) -> bool:
-        """PERSIST: True only when a TTL was removed."""
-
-    async def pttl(self, key: str) -> int:
-        """PTTL: ms left, -1 for no expiry, -2 for a missing key."""
-
-    async def ttl(self, key: str) -> int:
-        """TTL: seconds left rounded half up, -1 for no expiry, -2 for a missing key."""
-
-    async def type(self, key: str) -> str:
-        """TYPE: 'string', 'hash', 'list', 'set', or 'none' for a missing key."""
+        The session's ``table`` runs commands at once inside the watch; ``exec`` runs a batch
+        as MULTI/EXEC and returns None if a watched key changed meanwhile; ``close`` ends it.
+        """
 
     async def keys(self, pattern: str) -> list[str]:
         """Every live key matching the Redis glob ``pattern`` (through SCAN on a server)."""
 
     def scan_iter(self, pattern: str, count: int) -> AsyncIterator[str]:
         """Iterate live keys matching ``pattern`` (each key present throughout at least once)."""
-
-    async def incrby(self, key: str, amount: int) -> int:
-        """INCRBY; a missing key counts from 0; the TTL is kept.
-
-        Raises NotAnIntegerError, IntegerOverflowError (value unchanged), WrongTypeError.
-        """
-
-    async def hset(self, key: str, mapping: Mapping[str | bytes, str | bytes]) -> int:
-        """HSET with at least one pair: number of fields that are new."""
-
-    async def hget(self, key: str, field: str | bytes) -> str | None:
-        """HGET; None when the key or the field is missing."""
-
-    async def hgetall(self, key: str) -> dict[str, str]:
-        """HGETALL; {} for a missing key."""
-
-    async def hdel(self, key: str, fields: Sequence[str | bytes]) -> int:
-        """HDEL: number of fields removed; the key vanishes with its last field."""
-
-    async def lpush(self, key: str, values: Sequence[str | bytes]) -> int:
-        """LPUSH each value in turn to the head: new length."""
-
-    async def rpush(self, key: str, values: Sequence[str | bytes]) -> int:
-        """RPUSH each value in turn to the tail: new length."""
-
-    async def lpop(self, key: str, count: int | None) -> str | list[str] | None:
-        """LPOP: one element, or up to ``count`` (head first); None for a missing key."""
-
-    async def rpop(self, key: str, count: int | None) -> str | list[str] | None:
-        """RPOP: one element, or up to ``count`` (tail first); None for a missing key."""
-
-    async def llen(self, key: str) -> int:
-        """LLEN; 0 for a missing key."""
-
-    async def lrange(self, key: str, start: int, stop: int) -> list[str]:
-        """LRANGE with inclusive, clamped indexes; negative ones count from the end."""
-
-    async def sadd(self, key: str, members: Sequence[str | bytes]) -> int:
-        """SADD: number of members that are new."""
-
-    async def srem(self, key: str, members: Sequence[str | bytes]) -> int:
-        """SREM: number of members removed; the key vanishes with its last member."""
-
-    async def smembers(self, key: str) -> builtins.set[str]:
-        """SMEMBERS; an empty set for a missing key."""
-
-    async def sismember(self, key: str, member: str | bytes) -> bool:
-        """SISMEMBER."""
-
-    async def scard(self, key: str) -> int:
-        """SCARD; 0 for a missing key."""
-
-    async def dbsize(self) -> int:
-        """DBSIZE: keys in the database, including expired keys not yet reclaimed."""
-
-    async def flushdb(self) -> None:
-        """FLUSHDB: remove every key of the database (all prefixes)."""
-
-    async def ping(self) -> bool:
-        """PING: True, or a connection error."""
 
     async def run_script(
         self, script: Script, keys: Sequence[str], args: Sequence[ScriptArg]

@@ -2,7 +2,7 @@
 
 A step such as "delete the lock only if it still holds my token" must not interleave with other
 clients' commands. On a Redis server that is a Lua script; the memory driver cannot run Lua, so a
-script also carries ``local``, the same step written in Python against the Driver protocol.
+script also carries ``local``, the same step written in Python against the memory driver.
 
 Why ``local`` is atomic: every memory-driver command is an ``async def`` that never suspends
 (``scan_iter`` excepted), so awaiting only such commands never yields to the event loop. Nothing
@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 if TYPE_CHECKING:
-    from ._protocol import Driver
+    from .drivers.memory import MemoryDriver as Driver
 
 __all__ = ["Script", "ScriptArg"]
 

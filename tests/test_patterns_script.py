@@ -9,7 +9,7 @@ import pytest
 from servers import RedisServer
 
 from aiokv import AsyncClient, Script, WrongTypeError
-from aiokv._protocol import Driver
+from aiokv.drivers.memory import MemoryDriver as Driver
 from aiokv._script import ScriptArg
 
 

@@ -31,6 +31,7 @@ from aiokv import (
     AsyncClient,
     ClientClosedError,
     DriverUnavailableError,
+    InvalidArgumentError,
     KVConnectionError,
     KVError,
     KVSettings,
@@ -230,6 +231,10 @@ async def test_server_back_within_the_retry_budget_is_invisible(own_server: Redi
     async with AsyncClient(url=own_server.url, retry_attempts=10) as kv:
         await kv.set("k", "v")
         own_server.stop()
+        # The pooled connection is dead. A write may be sent again only if it cannot have run:
+        # once the loop has seen the server close the socket (any app between two requests),
+        # the write is never sent on it, and waits for the server like a read.
+        await asyncio.sleep(0.05)
 
         def start_later() -> None:
             time.sleep(0.3)
@@ -243,6 +248,26 @@ async def test_server_back_within_the_retry_budget_is_invisible(own_server: Redi
             assert await kv.get("k") == "w"
         finally:
             await starting
+
+
+async def test_a_read_on_a_connection_that_just_died_is_sent_again(own_server: RedisServer) -> None:
+    async with AsyncClient(url=own_server.url, retry_attempts=10) as kv:
+        await kv.set("k", "v")
+        own_server.restart()  # no loop step in between: the read goes into the dead socket
+        assert await kv.get("k") is None  # read again on a new connection (the data is gone)
+
+
+async def test_a_write_on_a_connection_that_just_died_is_not_sent_again(
+    own_server: RedisServer,
+) -> None:
+    async with AsyncClient(url=own_server.url, retry_attempts=10) as kv:
+        await kv.set("k", "v")
+        own_server.restart()  # the write goes into the dead socket: its outcome is unknown
+        with pytest.raises(aiokv.OutcomeUnknownError) as caught:
+            await kv.incr("n")
+        assert caught.value.outcome_unknown is True
+        assert isinstance(caught.value, KVConnectionError)
+        assert await kv.get("n") is None  # it did not run (the server was gone) nor run twice
 
 
 @pytest.mark.slow
@@ -578,7 +603,7 @@ SETTINGS = KVSettings(driver="redis", host="10.0.0.7", port=6390, password=PASSW
         ),
         (rexc.ConnectionError("Connection refused"), KVConnectionError, "REDIS_RETRY_ATTEMPTS"),
         (rexc.BusyLoadingError("Redis is loading"), KVConnectionError, "loading"),
-        (rexc.DataError("Invalid input"), KVError, "Invalid input"),
+        (rexc.DataError("Invalid input"), InvalidArgumentError, "Invalid input"),
     ],
 )
 def test_translate_error(error: rexc.RedisError, expected: type[KVError], needle: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ssl
+
 from redis import exceptions as rexc
 
 from .._exceptions import (
@@ -17,7 +19,7 @@ from .._exceptions import (
 )
 from .._settings import KVSettings
 
-__all__ = ["pool_timeout_error", "translate_error"]
+__all__ = ["is_tls_error", "pool_timeout_error", "translate_error"]
 
 # Reply prefixes, most specific first; the message is kept as the server wrote it.
 _REPLY_ERRORS: tuple[tuple[str, type[CommandError]], ...] = (
@@ -51,8 +53,25 @@ def _reply_text(exc: rexc.ResponseError) -> str:
     return text
 
 
-def translate_error(exc: rexc.RedisError, settings: KVSettings) -> KVError:
-    """Map a redis-py error to the aiokv error for the same condition."""
+def is_tls_error(exc: BaseException) -> bool:
+    """True if ``exc`` (or what it was raised from) is a TLS handshake or certificate failure."""
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return False
+        if isinstance(seen, ssl.SSLError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def translate_error(
+    exc: rexc.RedisError, settings: KVSettings, attempts: int | None = None
+) -> KVError:
+    """Map a redis-py error to the aiokv error for the same condition.
+
+    ``attempts`` is how many times a connection was tried, for the message.
+    """
     where = settings.masked_url
     if isinstance(exc, (rexc.AuthenticationError, rexc.AuthenticationWrongNumberOfArgsError)):
         # Before ResponseError: a wrong-arity AUTH (a username sent to a server without ACLs)
@@ -79,10 +98,17 @@ def translate_error(exc: rexc.RedisError, settings: KVSettings) -> KVError:
             "the command may or may not have run; raise REDIS_SOCKET_TIMEOUT for slow commands"
         )
     if isinstance(exc, rexc.ConnectionError):
+        if is_tls_error(exc):
+            return KVConnectionError(
+                f"TLS with {where} failed ({exc}); not retried: check the server's certificate "
+                "and the CA the client trusts"
+            )
+        tried = "" if attempts is None else f" after {attempts} attempt{'s' * (attempts != 1)}"
         return KVConnectionError(
-            f"cannot reach {where} (retried {settings.retry_attempts} times, "
-            f"REDIS_RETRY_ATTEMPTS): {exc}"
+            f"cannot reach {where}{tried} (REDIS_RETRY_ATTEMPTS={settings.retry_attempts}): {exc}"
         )
+    if isinstance(exc, rexc.DataError):
+        return InvalidArgumentError(f"cannot send this argument: {exc}")
     return KVError(f"{where}: {exc}")
 
 

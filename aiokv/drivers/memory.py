@@ -1,7 +1,13 @@
 """The in-process driver: a dict-backed command engine with Redis 7 semantics.
 
-Concurrency: every command body runs to completion without awaiting, so on one event loop each
-command is atomic (1,000 concurrent ``incr`` give 1,000) and no lock is taken per call.
+Concurrency: every command handler runs to completion without awaiting, so on one event loop
+each command is atomic (1,000 concurrent ``incr`` give 1,000) and no lock is taken per call. A
+pipeline or transaction runs its handlers one after another in a single step of the loop, which
+is what makes MULTI/EXEC atomic here.
+
+The handlers live in ``_memory/<family>.py``, one module per command family like
+:mod:`aiokv.commands`; :attr:`MemoryDriver.table` maps each command spec to its handler, and
+the client calls that handler directly (no dispatch on the hot path).
 
 Expiry: deadlines live beside the data (``_expires``, monotonic seconds). Every lookup drops an
 expired key first (lazy expiry), and a reaper task reclaims keys nobody touches again (active
@@ -13,93 +19,61 @@ O(1) per TTL change, so nothing goes stale and no per-key timer exists.
 
 from __future__ import annotations
 
-import builtins
-import math
 import time
-from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Iterable,
+    Sequence,
+)
 from typing import Any
 
 import anyio
 import anyio.lowlevel
 from anyio.abc import TaskGroup
 
-from .._codec import INT64_MAX, INT64_MIN, add_checked, parse_int
-from .._exceptions import (
-    DriverUnavailableError,
-    InvalidArgumentError,
-    NotAnIntegerError,
-    ValueDecodeError,
-    WrongTypeError,
-)
+from .._exceptions import DriverUnavailableError
 from .._glob import compile_glob
+from .._pipeline import WatchSession
 from .._script import Script, ScriptArg
 from .._settings import KVSettings
+from ..commands._base import Command, Table
 from ._eviction import Evictor
+from ._memory.hashes import HashHandlers
+from ._memory.keys import KeyHandlers
+from ._memory.lists import ListHandlers
+from ._memory.sets import SetHandlers
+from ._memory.store import HANDLERS, Watch
+from ._memory.strings import StringHandlers
 
 __all__ = ["MemoryDriver"]
 
 # A slice of reaper work stops after this long, then yields to the event loop.
 _REAP_BUDGET = 0.002
 _CHECK_CLOCK_EVERY = 64
-# Expire times (ms) beyond this get Redis's range checks; below it they cannot fail them.
-_HUGE_MS = INT64_MAX // 2
-
-_TYPE_NAMES: dict[type, str] = {
-    str: "string",
-    bytes: "string",
-    dict: "hash",
-    deque: "list",
-    set: "set",
-}
 
 
-def _check_expire_ms(ms: int, command: str) -> None:
-    """Redis's checks on an expire time in ms: a 64-bit long that must not overflow when the
-    server adds the Unix time in ms to it."""
-    if not INT64_MIN <= ms <= INT64_MAX:
-        raise NotAnIntegerError()
-    if ms > INT64_MAX - int(time.time() * 1000):
-        raise InvalidArgumentError(f"ERR invalid expire time in '{command}' command")
+def run_now(step: Coroutine[Any, Any, Any]) -> Any:
+    """Run a handler's coroutine to its end without yielding to the event loop.
 
-
-def _text(item: str | bytes) -> str:
-    # Container members are canonical text; undecodable bytes survive as surrogate escapes.
-    if type(item) is str:
-        if item.isascii():
-            return item
-        # Surrogate escapes stand for the bytes a server would store: "\udcc3\udca9" is the
-        # UTF-8 of "é", so both are one member. (Other lone surrogates raise, as on a server.)
-        return item.encode("utf-8", "surrogateescape").decode("utf-8", "surrogateescape")
-    return item.decode("utf-8", "surrogateescape")  # type: ignore[union-attr]
-
-
-def _string_value(text: str) -> str | bytes:
-    """Store non-ASCII text as a server would hold it: surrogate escapes become their bytes.
-
-    "\udcc3\udca9" is the UTF-8 of "é", so it is stored as "é"; escapes of bytes that are not
-    UTF-8 are stored as those bytes, so get() raises ValueDecodeError as it does on a server.
-    Other lone surrogates raise UnicodeEncodeError, as the redis driver does.
+    Handlers never suspend (see the module docstring); this is what lets a batch run as one
+    uninterrupted step.
     """
-    raw = text.encode("utf-8", "surrogateescape")
     try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw
+        step.send(None)
+    except StopIteration as done:
+        return done.value
+    step.close()
+    raise AssertionError("a memory-driver handler suspended")
 
 
-class MemoryDriver:
-    """Redis semantics in a dict. See :class:`aiokv._protocol.Driver` for each command."""
+class MemoryDriver(StringHandlers, KeyHandlers, HashHandlers, ListHandlers, SetHandlers):
+    """Redis semantics in a dict. See :class:`aiokv._protocol.Driver`."""
 
     def __init__(self, settings: KVSettings, clock: Callable[[], float] = time.monotonic) -> None:
-        self._data: dict[str, Any] = {}
-        self._expires: dict[str, float] = {}
-        # Buckets are dicts used as ordered sets: a dict of str keys and None values is not
-        # tracked by the garbage collector, while a set always is, and a collection pass over
-        # a million young bucket members stalled the event loop for ~60 ms in the reaper bench.
-        self._buckets: dict[int, dict[str, None]] = {}
-        self._reaped_until = int(clock())
-        self._clock = clock
+        super().__init__(clock)
         self._interval = settings.memory_reaper_interval
         self._cancel: Callable[[], object] | None = None
         self._evictor = (
@@ -107,6 +81,8 @@ class MemoryDriver:
             if settings.memory_max_keys is not None
             else None
         )
+        self.table: Table = {spec: getattr(self, name) for spec, name in HANDLERS.items()}
+        self._handlers: Table = dict(self.table)
 
     # -- lifetime ----------------------------------------------------------------------------
 
@@ -180,190 +156,7 @@ class MemoryDriver:
         self._reaped_until = second
         return False
 
-    def _set_deadline(self, key: str, ms: int) -> None:
-        expires = self._expires
-        deadline = self._clock() + ms / 1000
-        old = expires.get(key)
-        expires[key] = deadline
-        second = int(deadline)
-        if old is None or int(old) != second:
-            self._refile(key, second, old)
-
-    def _refile(self, key: str, second: int, old: float | None) -> None:
-        """Move ``key`` from the bucket of its ``old`` deadline (if any) to ``second``'s."""
-        buckets = self._buckets
-        if old is not None:
-            previous = buckets[int(old)]
-            previous.pop(key, None)
-            if not previous:
-                del buckets[int(old)]
-        bucket = buckets.get(second)
-        if bucket is None:
-            buckets[second] = {key: None}
-        else:
-            bucket[key] = None
-
-    def _clear_deadline(self, key: str) -> bool:
-        old = self._expires.pop(key, None)
-        if old is None:
-            return False
-        second = int(old)
-        bucket = self._buckets[second]
-        bucket.pop(key, None)
-        if not bucket:
-            del self._buckets[second]
-        return True
-
-    def _remove(self, key: str) -> None:
-        del self._data[key]
-        if self._expires:
-            self._clear_deadline(key)
-        if self._evictor is not None:
-            self._evictor.forget(key)
-
-    def _lookup(self, key: str) -> Any:
-        """The live value at ``key`` or None; an expired key is dropped first."""
-        value = self._data.get(key)
-        if value is not None and self._expires:
-            deadline = self._expires.get(key)
-            if deadline is not None and self._clock() > deadline:
-                self._remove(key)
-                return None
-        return value
-
-    def _typed(self, key: str, kind: type) -> Any:
-        value = self._lookup(key)
-        if value is not None and type(value) is not kind:
-            raise WrongTypeError()
-        return value
-
-    def _create(self, key: str, value: Any) -> None:
-        if self._evictor is not None:
-            self._evictor.make_room(key)
-        self._data[key] = value
-
-    def _touch(self, key: str) -> None:
-        if self._evictor is not None:
-            self._evictor.touch(key)
-
-    # -- strings -----------------------------------------------------------------------------
-
-    async def set(self, key: str, value: str | bytes, px: int | None, nx: bool, xx: bool) -> bool:
-        if px is not None and px > _HUGE_MS:
-            _check_expire_ms(px, "set")
-        data = self._data
-        if nx or xx:
-            exists = self._lookup(key) is not None
-            if (nx and exists) or (xx and not exists):
-                return False
-        if self._evictor is not None and key not in data:
-            self._evictor.make_room(key)
-        if type(value) is str and not value.isascii():  # isascii() is O(1): a flag on the str
-            value = _string_value(value)
-        data[key] = value
-        if px is not None:
-            # _set_deadline inlined: SET with a TTL is the cache's hot path.
-            expires = self._expires
-            deadline = self._clock() + px / 1000
-            old = expires.get(key)
-            expires[key] = deadline
-            second = int(deadline)
-            if old is None or int(old) != second:
-                self._refile(key, second, old)
-        elif self._expires:
-            self._clear_deadline(key)
-        return True
-
-    async def get(self, key: str) -> str | None:
-        # The hot path: inlined lookup, no helper calls on a hit without TTL.
-        value = self._data.get(key)
-        if value is None:
-            return None
-        if self._expires:
-            deadline = self._expires.get(key)
-            if deadline is not None and self._clock() > deadline:
-                self._remove(key)
-                return None
-        if self._evictor is not None:
-            self._evictor.touch(key)
-        if type(value) is str:
-            return value
-        if type(value) is bytes:
-            try:
-                return value.decode()
-            except UnicodeDecodeError:
-                raise ValueDecodeError(key) from None
-        raise WrongTypeError()
-
-    async def get_bytes(self, key: str) -> bytes | None:
-        value = self._lookup(key)
-        if value is None:
-            return None
-        self._touch(key)
-        if type(value) is bytes:
-            return value
-        if type(value) is str:
-            return value.encode("utf-8", "surrogateescape")
-        raise WrongTypeError()
-
-    async def incrby(self, key: str, amount: int) -> int:
-        value = self._lookup(key)
-        if value is None:
-            result = add_checked(0, amount)
-            self._create(key, str(result))
-            return result
-        if type(value) is not str and type(value) is not bytes:
-            raise WrongTypeError()
-        result = add_checked(parse_int(value), amount)
-        self._data[key] = str(result)
-        self._touch(key)
-        return result
-
-    # -- keyspace ----------------------------------------------------------------------------
-
-    async def delete(self, keys: Sequence[str]) -> int:
-        removed = 0
-        for key in set(keys):
-            if self._lookup(key) is not None:
-                self._remove(key)
-                removed += 1
-        return removed
-
-    async def exists(self, keys: Sequence[str]) -> int:
-        return sum(1 for key in keys if self._lookup(key) is not None)
-
-    async def pexpire(self, key: str, ms: int) -> bool:
-        if not -_HUGE_MS <= ms <= _HUGE_MS:
-            _check_expire_ms(ms, "pexpire")
-        if self._lookup(key) is None:
-            return False
-        if ms <= 0:
-            self._remove(key)
-        else:
-            self._set_deadline(key, ms)
-        return True
-
-    async def persist(self, key: str) -> bool:
-        if self._lookup(key) is None:
-            return False
-        return self._clear_deadline(key)
-
-    async def pttl(self, key: str) -> int:
-        if self._lookup(key) is None:
-            return -2
-        deadline = self._expires.get(key)
-        if deadline is None:
-            return -1
-        # Deadlines are floats; the epsilon keeps 1.5 s from reading as 1501 ms.
-        return max(0, math.ceil((deadline - self._clock()) * 1000 - 1e-6))
-
-    async def ttl(self, key: str) -> int:
-        ms = await self.pttl(key)
-        return ms if ms < 0 else (ms + 500) // 1000
-
-    async def type(self, key: str) -> str:
-        value = self._lookup(key)
-        return "none" if value is None else _TYPE_NAMES[type(value)]
+    # -- walks over the keyspace -------------------------------------------------------------
 
     def _live_matching(self, keys: Iterable[str], pattern: str) -> list[str]:
         match = compile_glob(pattern)
@@ -383,184 +176,98 @@ class MemoryDriver:
                 yield key
             await anyio.lowlevel.checkpoint()
 
-    async def dbsize(self) -> int:
-        return len(self._data)
+    # -- batches and watches -----------------------------------------------------------------
 
-    async def flushdb(self) -> None:
-        self._data.clear()
-        self._expires.clear()
-        self._buckets.clear()
-        if self._evictor is not None:
-            self._evictor.clear()
+    async def execute_many(
+        self, calls: Sequence[tuple[Command, tuple[Any, ...]]], atomic: bool
+    ) -> list[Any]:
+        # One step of the loop for the whole batch: atomic whether asked or not.
+        table = self.table
+        replies: list[Any] = []
+        for spec, args in calls:
+            try:
+                replies.append(run_now(table[spec](*args)))  # type: ignore[arg-type]
+            except Exception as exc:  # an error reply: the batch goes on, as on a server
+                replies.append(exc)
+        return replies
 
-    async def ping(self) -> bool:
-        return True
+    async def watch(self, keys: Sequence[str]) -> WatchSession:
+        """An optimistic transaction's session on ``keys`` (see :class:`MemoryWatch`)."""
+        return MemoryWatch(self, self.start_watch(keys))
 
-    # -- hashes ------------------------------------------------------------------------------
+    def start_watch(self, keys: Sequence[str]) -> Watch:
+        """Start watching ``keys``: every write to one of them marks the watch dirty."""
+        deadlines = {}
+        for key in keys:
+            if self._lookup(key) is not None and key in self._expires:
+                deadlines[key] = self._expires[key]
+        watch = Watch(set(keys), deadlines)
+        if not self._watches:
+            self._route_writes_through_watches()
+        self._watches.add(watch)
+        return watch
 
-    # Arguments are converted to text before the store is touched: a member that cannot be
-    # encoded fails the whole command with nothing changed, as on a server (where the client
-    # fails to encode the command before sending it).
-
-    async def hset(self, key: str, mapping: Mapping[str | bytes, str | bytes]) -> int:
-        pairs = [(_text(field), _text(value)) for field, value in mapping.items()]
-        fields: dict[str, str] | None = self._typed(key, dict)
-        if fields is None:
-            fields = {}
-            self._create(key, fields)
-        else:
-            self._touch(key)
-        before = len(fields)
-        fields.update(pairs)
-        return len(fields) - before
-
-    async def hget(self, key: str, field: str | bytes) -> str | None:
-        name = _text(field)
-        fields: dict[str, str] | None = self._typed(key, dict)
-        if fields is None:
-            return None
-        self._touch(key)
-        return fields.get(name)
-
-    async def hgetall(self, key: str) -> dict[str, str]:
-        fields: dict[str, str] | None = self._typed(key, dict)
-        if fields is None:
-            return {}
-        self._touch(key)
-        return dict(fields)
-
-    async def hdel(self, key: str, fields: Sequence[str | bytes]) -> int:
-        names = [_text(field) for field in fields]
-        stored: dict[str, str] | None = self._typed(key, dict)
-        if stored is None:
-            return 0
-        before = len(stored)
-        for name in names:
-            stored.pop(name, None)
-        if not stored:
-            self._remove(key)
-        return before - len(stored)
-
-    # -- lists -------------------------------------------------------------------------------
-
-    def _list_for_push(self, key: str) -> deque[str]:
-        items: deque[str] | None = self._typed(key, deque)
-        if items is None:
-            items = deque()
-            self._create(key, items)
-        else:
-            self._touch(key)
-        return items
-
-    async def lpush(self, key: str, values: Sequence[str | bytes]) -> int:
-        texts = [_text(v) for v in values]
-        items = self._list_for_push(key)
-        items.extendleft(texts)
-        return len(items)
-
-    async def rpush(self, key: str, values: Sequence[str | bytes]) -> int:
-        texts = [_text(v) for v in values]
-        items = self._list_for_push(key)
-        items.extend(texts)
-        return len(items)
-
-    def _pop(self, key: str, count: int | None, left: bool) -> str | list[str] | None:
-        if count is not None and count > INT64_MAX:
-            # Redis parses the count (a 64-bit long) before it looks at the key.
-            raise InvalidArgumentError("ERR value is out of range, must be positive")
-        items: deque[str] | None = self._typed(key, deque)
-        if items is None:
-            return None
-        pop = items.popleft if left else items.pop
-        if count is None:
-            result: str | list[str] = pop()
-        else:
-            result = [pop() for _ in range(min(count, len(items)))]
-        if not items:
-            self._remove(key)
-        else:
-            self._touch(key)
-        return result
-
-    async def lpop(self, key: str, count: int | None) -> str | list[str] | None:
-        return self._pop(key, count, left=True)
-
-    async def rpop(self, key: str, count: int | None) -> str | list[str] | None:
-        return self._pop(key, count, left=False)
-
-    async def llen(self, key: str) -> int:
-        items: deque[str] | None = self._typed(key, deque)
-        return 0 if items is None else len(items)
-
-    async def lrange(self, key: str, start: int, stop: int) -> list[str]:
-        if not (INT64_MIN <= start <= INT64_MAX and INT64_MIN <= stop <= INT64_MAX):
-            # Redis parses both indexes as 64-bit longs before it looks at the key.
-            raise NotAnIntegerError()
-        items: deque[str] | None = self._typed(key, deque)
-        if items is None:
-            return []
-        self._touch(key)
-        size = len(items)
-        if start < 0:
-            start = max(start + size, 0)
-        if stop < 0:
-            stop += size
-        stop = min(stop, size - 1)
-        if start > stop:
-            return []
-        if start == 0 and stop == size - 1:
-            return list(items)
-        return [items[i] for i in range(start, stop + 1)]
-
-    # -- sets --------------------------------------------------------------------------------
-
-    async def sadd(self, key: str, members: Sequence[str | bytes]) -> int:
-        texts = [_text(m) for m in members]
-        stored: builtins.set[str] | None = self._typed(key, set)
-        if stored is None:
-            stored = set()
-            self._create(key, stored)
-        else:
-            self._touch(key)
-        before = len(stored)
-        stored.update(texts)
-        return len(stored) - before
-
-    async def srem(self, key: str, members: Sequence[str | bytes]) -> int:
-        texts = [_text(m) for m in members]
-        stored: builtins.set[str] | None = self._typed(key, set)
-        if stored is None:
-            return 0
-        before = len(stored)
-        stored.difference_update(texts)
-        if not stored:
-            self._remove(key)
-        return before - len(stored)
-
-    async def smembers(self, key: str) -> builtins.set[str]:
-        stored: builtins.set[str] | None = self._typed(key, set)
-        if stored is None:
-            return set()
-        self._touch(key)
-        return set(stored)
-
-    async def sismember(self, key: str, member: str | bytes) -> bool:
-        text = _text(member)
-        stored: builtins.set[str] | None = self._typed(key, set)
-        if stored is None:
+    def unwatch(self, watch: Watch) -> bool:
+        """Stop ``watch``; True if none of its keys changed (nor expired) since it started."""
+        if watch not in self._watches:
             return False
-        self._touch(key)
-        return text in stored
+        self._watches.discard(watch)
+        if not self._watches:
+            self.table.update(self._handlers)
+        if watch.dirty:
+            return False
+        now = self._clock()
+        return all(now <= deadline for deadline in watch.deadlines.values())
 
-    async def scard(self, key: str) -> int:
-        stored: builtins.set[str] | None = self._typed(key, set)
-        return 0 if stored is None else len(stored)
+    def _route_writes_through_watches(self) -> None:
+        # While anything is watched, every write marks its keys changed. Swapping the table's
+        # entries (the client holds this very dict) keeps that cost off the unwatched hot path.
+        for spec, handler in self._handlers.items():
+            if not spec.readonly:
+                self.table[spec] = self._marking(spec, handler)
+
+    def _marking(
+        self, spec: Command, handler: Callable[..., Awaitable[Any]]
+    ) -> Callable[..., Awaitable[Any]]:
+        keys_of = spec.keys
+
+        async def run(*args: Any) -> Any:
+            try:
+                return await handler(*args)
+            finally:
+                for key in keys_of(args):
+                    self.changed(key)
+
+        return run
 
     # -- scripts -----------------------------------------------------------------------------
 
     async def run_script(
         self, script: Script, keys: Sequence[str], args: Sequence[ScriptArg]
     ) -> Any:
-        # Atomic without a lock: ``local`` awaits only this driver's commands, none of which
+        # Atomic without a lock: ``local`` awaits only this driver's handlers, none of which
         # suspends, so no other task (and no cancellation) runs until the step has finished.
-        return await script.local(self, keys, args)
+        try:
+            return await script.local(self, keys, args)
+        finally:
+            if self._watches:
+                for key in keys:
+                    self.changed(key)
+
+
+class MemoryWatch:
+    """WATCH on the memory driver: versions are kept by marking, not counting (see Store)."""
+
+    def __init__(self, driver: MemoryDriver, watch: Watch) -> None:
+        self._driver = driver
+        self._watch = watch
+        self.table = driver.table
+
+    async def exec(self, calls: Sequence[tuple[Command, tuple[Any, ...]]]) -> list[Any] | None:
+        # No await between the check and the batch: the two are one step of the loop.
+        if not self._driver.unwatch(self._watch):
+            return None
+        return await self._driver.execute_many(calls, True)
+
+    async def close(self) -> None:
+        self._driver.unwatch(self._watch)

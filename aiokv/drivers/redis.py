@@ -3,10 +3,13 @@
 * A burst larger than ``max_connections`` waits up to ``pool_timeout`` for a free connection
   instead of failing with "Too many connections" (see :class:`Pool`); past that it raises
   ``KVTimeoutError``.
-* Commands that fail because a connection dropped (a restart, an idle reset) are retried on a
-  fresh connection with exponential backoff and jitter, ``retry_attempts`` times, for URL and
-  host/port configurations alike; past that they raise ``KVConnectionError``. Timeouts are not
-  retried: the command may have run, and retrying would multiply the caller's wait.
+* Delivery: a command is re-sent after a connection failure only when it cannot have run twice
+  to any effect: the failure came before it was written (while connecting or handshaking), or
+  it is a read (``Command.readonly``). Those are retried on a fresh connection with exponential
+  backoff and jitter, ``retry_attempts`` times; past that they raise ``KVConnectionError``. A
+  write whose connection failed after it was sent is never re-sent: it raises
+  ``OutcomeUnknownError`` (it may or may not have been applied). Timeouts are not retried. TLS
+  and authentication failures are not retried either: another attempt cannot fix them.
 * Every redis-py error is translated here into the aiokv tree (most specific first) with
   ``raise ... from``, and messages name the address with the password masked.
 * The connections belong to the event loop that opened them. A client used again under another
@@ -24,13 +27,12 @@
 from __future__ import annotations
 
 import asyncio
-import builtins
+import functools
 from collections.abc import (
     AsyncGenerator,
     AsyncIterator,
     Awaitable,
     Callable,
-    Mapping,
     Sequence,
 )
 from typing import Any, NoReturn
@@ -38,18 +40,24 @@ from typing import Any, NoReturn
 import sniffio
 from anyio.abc import TaskGroup
 from redis import exceptions as rexc
-from redis.asyncio import Redis
+from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.retry import Retry
-from redis.backoff import FullJitterBackoff
+from redis.backoff import FullJitterBackoff, NoBackoff
 
 from .._exceptions import (
     ClientClosedError,
     DriverUnavailableError,
+    InvalidArgumentError,
+    KVError,
+    OutcomeUnknownError,
+    TransactionAbortedError,
     ValueDecodeError,
 )
+from .._pipeline import WatchSession
 from .._script import Script, ScriptArg
 from .._settings import KVSettings
-from ._redis_errors import pool_timeout_error, translate_error
+from ..commands._base import NO_KEYS, Command, Table, text
+from ._redis_errors import is_tls_error, pool_timeout_error, translate_error
 from ._redis_pool import (
     NotNow,
     Pool,
@@ -63,9 +71,37 @@ from ._redis_pool import (
 
 __all__ = ["RedisDriver", "translate_error"]
 
+_SCAN = Command("SCAN", readonly=True, keys=NO_KEYS)
+_EVALSHA = Command("EVALSHA")
+_EVAL = Command("EVAL")
 
-def _text(raw: bytes) -> str:
-    return raw.decode("utf-8", "surrogateescape")
+Words = tuple[Any, ...]
+
+
+class _Execute(dict[Command, Callable[..., Awaitable[Any]]]):
+    """The redis driver's command table: every command runs :meth:`RedisDriver.execute`."""
+
+    def __init__(self, execute: Callable[..., Awaitable[Any]]) -> None:
+        super().__init__()
+        self._execute = execute
+
+    def __missing__(self, spec: Command) -> Callable[..., Awaitable[Any]]:
+        run = self[spec] = functools.partial(self._execute, spec)
+        return run
+
+
+def _words(spec: Command, args: tuple[Any, ...]) -> Words:
+    return spec.encode(*args) if spec.encode is not None else (spec.name, *args)
+
+
+def _decode(spec: Command, args: tuple[Any, ...], reply: Any) -> Any:
+    decode = spec.decode
+    if decode is None:
+        return reply
+    try:
+        return decode(reply)
+    except UnicodeDecodeError:
+        raise ValueDecodeError(args[0]) from None
 
 
 class RedisDriver:
@@ -73,11 +109,14 @@ class RedisDriver:
 
     def __init__(self, settings: KVSettings) -> None:
         self._settings = settings
-        self._redis: Redis | None = None
+        self._backoff = FullJitterBackoff(
+            cap=settings.retry_backoff_cap, base=settings.retry_backoff_base
+        )
         self._pool: Pool | None = None
         self._guard: AsyncGenerator[None, None] | None = None
         self._closed = False
-        self._execute: Callable[..., Awaitable[Any]] = not_connected
+        self._get_connection: Callable[..., Awaitable[Any]] = not_connected
+        self.table: Table = _Execute(self.execute)
 
     # -- lifetime ----------------------------------------------------------------------------
 
@@ -104,16 +143,11 @@ class RedisDriver:
             "max_connections": s.max_connections,
             "socket_timeout": s.socket_timeout,
             "socket_connect_timeout": s.connect_timeout,
-            # A random wait up to min(cap, base * 2**failures) between attempts. Only
-            # ConnectionError is retried: redis-py's default would retry timeouts too.
-            "retry": Retry(
-                FullJitterBackoff(cap=s.retry_backoff_cap, base=s.retry_backoff_base),
-                s.retry_attempts,
-                supported_errors=(rexc.ConnectionError,),
-            ),
-            # redis-py 5 also retries a command only for errors listed here.
-            "retry_on_error": [rexc.ConnectionError],
-            "health_check_interval": 30,
+            # No retries inside redis-py: the driver decides what may be sent again (see the
+            # module docstring), and counts the attempts it reports.
+            "retry": Retry(NoBackoff(), 0),
+            # Pooled connections are checked before each use (a closed socket reads as EOF,
+            # and redis-py reconnects), so no PING health check is needed.
             # Text read back from the server carries undecodable bytes as surrogate escapes
             # (see _text); encoding them the same way sends those bytes back unchanged.
             "encoding_errors": "surrogateescape",
@@ -126,8 +160,7 @@ class RedisDriver:
                 host=s.host, port=s.port, db=s.db, username=s.username, password=password, **options
             )
         self._pool = pool
-        self._redis = Redis(connection_pool=pool)
-        self._execute = self._redis.execute_command
+        self._get_connection = pool.get_connection
         self._guard = close_at_loop_shutdown(pool)
         # One synchronous step to the ``yield``: from here the loop tracks the generator
         # (through asyncio's asyncgen hooks) and closes it in shutdown_asyncgens().
@@ -143,32 +176,8 @@ class RedisDriver:
         if guard is not None:
             await guard.aclose()
 
-    async def _fail(self, exc: rexc.RedisError, cancels: int) -> NoReturn:
-        """Raise ``exc`` as an aiokv error, or the cancellation redis-py dropped before it."""
-        if cancel_requests() > cancels:
-            await resume_cancellation()
-        raise translate_error(exc, self._settings) from exc
-
-    # Every command takes ``cancel_requests()`` before it and checks it after (here and in the
-    # inlined hot paths below): two cheap calls, against redis-py's dropped cancellations.
-
-    async def _call(self, *args: Any) -> Any:
-        cancels = cancel_requests()
-        try:
-            reply = await self._execute(*args)
-        except rexc.RedisError as exc:
-            await self._fail(exc, cancels)
-        except NotNow:
-            try:
-                reply = await self._later(args)
-            except rexc.RedisError as exc:
-                await self._fail(exc, cancels)
-        if cancel_requests() > cancels:
-            await resume_cancellation()
-        return reply
-
-    async def _later(self, args: tuple[Any, ...]) -> Any:
-        """Run a command that could not start at once (nothing was sent).
+    async def _later(self) -> AbstractConnection:
+        """A connection for a command that could not get one at once (nothing was sent).
 
         The pool is full (wait up to ``pool_timeout`` for a release), or it belongs to a loop
         that has shut down (move to the running loop). redis-py errors are raised as they are.
@@ -177,6 +186,8 @@ class RedisDriver:
         deadline = loop.time() + self._settings.pool_timeout
         queued = False
         while True:
+            if self._closed:
+                raise ClientClosedError()
             pool = self._pool
             if pool is None or pool.loop is not loop:
                 self._move_to(loop, pool)
@@ -184,7 +195,7 @@ class RedisDriver:
                 await self._wait_for_connection(pool, deadline, queued)
                 queued = True
             try:
-                return await self._execute(*args)
+                return await self._get_connection()  # type: ignore[no-any-return]
             except NotNow:
                 continue
 
@@ -222,74 +233,155 @@ class RedisDriver:
             step(self._guard.aclose())
         self._connect()
 
-    # -- strings -----------------------------------------------------------------------------
+    # -- execution -----------------------------------------------------------------------------
 
-    async def set(self, key: str, value: str | bytes, px: int | None, nx: bool, xx: bool) -> bool:
-        args: list[Any] = ["SET", key, value]
-        if px is not None:
-            args += ("PX", px)
-        if nx:
-            args.append("NX")
-        elif xx:
-            args.append("XX")
-        # Inlined rather than through _call: one coroutine frame less on the hot path.
+    async def execute(self, spec: Command, *args: Any) -> Any:
+        """Run one command: encode, one round trip (retried only when safe), decode."""
+        replies = await self._round_trip((_words(spec, args),), spec.readonly)
+        reply = replies[0]
+        if isinstance(reply, rexc.RedisError):
+            raise translate_error(reply, self._settings) from reply
+        return _decode(spec, args, reply)
+
+    async def execute_many(
+        self, calls: Sequence[tuple[Command, tuple[Any, ...]]], atomic: bool
+    ) -> list[Any]:
+        words = [_words(spec, args) for spec, args in calls]
+        if atomic:
+            words = [("MULTI",), *words, ("EXEC",)]
+        readonly = all(spec.readonly for spec, _ in calls)
+        replies = await self._round_trip(words, readonly)
+        if atomic:
+            return self._exec_replies(calls, replies)
+        return self._decoded(calls, replies)
+
+    def _decoded(
+        self, calls: Sequence[tuple[Command, tuple[Any, ...]]], replies: list[Any]
+    ) -> list[Any]:
+        out: list[Any] = []
+        for (spec, args), reply in zip(calls, replies, strict=True):
+            if isinstance(reply, rexc.RedisError):
+                out.append(translate_error(reply, self._settings))
+                continue
+            try:
+                out.append(_decode(spec, args, reply))
+            except KVError as exc:
+                out.append(exc)
+        return out
+
+    def _exec_replies(
+        self, calls: Sequence[tuple[Command, tuple[Any, ...]]], replies: list[Any]
+    ) -> list[Any]:
+        """Read MULTI, QUEUED..., EXEC: a command refused while queueing aborts the whole."""
+        refused: list[tuple[int, BaseException]] = [
+            (i, translate_error(reply, self._settings))
+            for i, reply in enumerate(replies[1:-1])
+            if isinstance(reply, rexc.RedisError)
+        ]
+        result = replies[-1]
+        if refused or isinstance(result, rexc.RedisError):
+            first = refused[0][1] if refused else translate_error(result, self._settings)
+            raise TransactionAbortedError(
+                f"EXECABORT Transaction discarded because of previous errors: {first}", refused
+            ) from first
+        if result is None:  # only under WATCH: a watched key changed
+            raise _WatchFailed()
+        return self._decoded(calls, result)
+
+    async def _round_trip(self, words: Sequence[Words], readonly: bool) -> list[Any]:
+        """Send ``words`` on one pooled connection and read a reply for each.
+
+        Error replies come back in place (as redis-py errors). A connection failure before the
+        commands were written, or of a read-only batch, is retried; one after a write was
+        written raises ``OutcomeUnknownError``.
+        """
         cancels = cancel_requests()
+        failures = 0
+        while True:
+            if self._closed:
+                raise ClientClosedError()
+            try:
+                conn = await self._acquire()
+            except rexc.ConnectionError as exc:
+                # Nothing was sent: safe to try again, unless another attempt cannot help.
+                failures += 1
+                if (
+                    failures > self._settings.retry_attempts
+                    or self._closed
+                    or is_tls_error(exc)
+                    or isinstance(exc, rexc.AuthenticationError)
+                ):
+                    await self._fail(exc, cancels, failures)
+                await asyncio.sleep(self._backoff.compute(failures))
+                continue
+            except rexc.RedisError as exc:
+                await self._fail(exc, cancels, failures + 1)
+            try:
+                replies = await _exchange(conn, words)
+            except rexc.ConnectionError as exc:
+                await self._release(conn)
+                if self._closed:
+                    raise ClientClosedError() from exc
+                failures += 1
+                if not readonly:
+                    raise OutcomeUnknownError(
+                        f"the connection to {self._settings.masked_url} failed after the "
+                        f"command was sent ({exc}); it may or may not have been applied, "
+                        "so it was not sent again"
+                    ) from exc
+                if failures > self._settings.retry_attempts:
+                    await self._fail(exc, cancels, failures)
+                await asyncio.sleep(self._backoff.compute(failures))
+                continue
+            except rexc.RedisError as exc:
+                await self._release(conn)
+                await self._fail(exc, cancels, failures + 1)
+            except (UnicodeEncodeError, TypeError) as exc:
+                await self._release(conn)  # nothing was sent: encoding precedes the write
+                raise InvalidArgumentError(f"cannot send this argument: {exc}") from exc
+            except BaseException:
+                await self._release(conn)  # redis-py closed it if a reply was in flight
+                raise
+            await self._release(conn)
+            if cancel_requests() > cancels:
+                await resume_cancellation()
+            return replies
+
+    async def _acquire(self) -> AbstractConnection:
+        """A connected pooled connection; nothing has been sent on it for this command."""
         try:
-            reply = await self._execute(*args)
-        except rexc.RedisError as exc:
-            await self._fail(exc, cancels)
+            conn: AbstractConnection = await self._get_connection()
         except NotNow:
-            reply = await self._call(*args)
+            conn = await self._later()
+        reader = getattr(conn, "_reader", None)
+        if reader is not None and reader.at_eof():
+            # The server closed it while it sat in the pool (a restart, an idle timeout): the
+            # loop has seen the EOF, so reconnect now, while the command is still unsent,
+            # rather than write it into a dead socket and lose track of whether it ran.
+            try:
+                await conn.disconnect()
+                await conn.connect()
+            except BaseException:
+                await self._release(conn)
+                raise
+        return conn
+
+    async def _release(self, conn: AbstractConnection) -> None:
+        pool = self._pool
+        if pool is not None and conn in pool._in_use_connections:
+            await pool.release(conn)
+        else:
+            await conn.disconnect()
+
+    async def _fail(self, exc: rexc.RedisError, cancels: int, attempts: int) -> NoReturn:
+        """Raise ``exc`` as an aiokv error, or the cancellation redis-py dropped before it."""
         if cancel_requests() > cancels:
             await resume_cancellation()
-        return bool(reply)
+        if self._closed and isinstance(exc, rexc.ConnectionError):
+            raise ClientClosedError() from exc
+        raise translate_error(exc, self._settings, attempts) from exc
 
-    async def get(self, key: str) -> str | None:
-        cancels = cancel_requests()
-        try:
-            raw = await self._execute("GET", key)
-        except rexc.RedisError as exc:
-            await self._fail(exc, cancels)
-        except NotNow:
-            raw = await self._call("GET", key)
-        if cancel_requests() > cancels:
-            await resume_cancellation()
-        if raw is None:
-            return None
-        try:
-            return raw.decode()  # type: ignore[no-any-return]
-        except UnicodeDecodeError:
-            raise ValueDecodeError(key) from None
-
-    async def get_bytes(self, key: str) -> bytes | None:
-        return await self._call("GET", key)  # type: ignore[no-any-return]
-
-    async def incrby(self, key: str, amount: int) -> int:
-        return int(await self._call("INCRBY", key, amount))
-
-    # -- keyspace ----------------------------------------------------------------------------
-
-    async def delete(self, keys: Sequence[str]) -> int:
-        return int(await self._call("DEL", *keys))
-
-    async def exists(self, keys: Sequence[str]) -> int:
-        return int(await self._call("EXISTS", *keys))
-
-    async def pexpire(self, key: str, ms: int) -> bool:
-        return bool(await self._call("PEXPIRE", key, ms))
-
-    async def persist(self, key: str) -> bool:
-        return bool(await self._call("PERSIST", key))
-
-    async def pttl(self, key: str) -> int:
-        return int(await self._call("PTTL", key))
-
-    async def ttl(self, key: str) -> int:
-        return int(await self._call("TTL", key))
-
-    async def type(self, key: str) -> str:
-        kind = await self._call("TYPE", key)
-        return kind.decode() if isinstance(kind, bytes) else str(kind)
+    # -- walks over the keyspace ----------------------------------------------------------------
 
     async def keys(self, pattern: str) -> list[str]:
         # SCAN may return a key twice; dict.fromkeys deduplicates and keeps order.
@@ -298,103 +390,121 @@ class RedisDriver:
     async def scan_iter(self, pattern: str, count: int) -> AsyncIterator[str]:
         cursor: int = 0
         while True:
-            cursor, batch = await self._call("SCAN", cursor, "MATCH", pattern, "COUNT", count)
+            cursor, batch = await self.execute(_SCAN, cursor, "MATCH", pattern, "COUNT", count)
             for key in batch:
-                yield _text(key)
-            if cursor == 0:
+                yield text(key)
+            if int(cursor) == 0:
                 return
 
-    async def dbsize(self) -> int:
-        return int(await self._call("DBSIZE"))
-
-    async def flushdb(self) -> None:
-        await self._call("FLUSHDB")
-
-    async def ping(self) -> bool:
-        return bool(await self._call("PING"))
-
-    # -- hashes ------------------------------------------------------------------------------
-
-    async def hset(self, key: str, mapping: Mapping[str | bytes, str | bytes]) -> int:
-        args: list[Any] = ["HSET", key]
-        for pair in mapping.items():
-            args += pair
-        return int(await self._call(*args))
-
-    async def hget(self, key: str, field: str | bytes) -> str | None:
-        raw = await self._call("HGET", key, field)
-        return None if raw is None else _text(raw)
-
-    async def hgetall(self, key: str) -> dict[str, str]:
-        raw = await self._call("HGETALL", key)
-        return {_text(k): _text(v) for k, v in raw.items()}
-
-    async def hdel(self, key: str, fields: Sequence[str | bytes]) -> int:
-        return int(await self._call("HDEL", key, *fields))
-
-    # -- lists -------------------------------------------------------------------------------
-
-    async def lpush(self, key: str, values: Sequence[str | bytes]) -> int:
-        return int(await self._call("LPUSH", key, *values))
-
-    async def rpush(self, key: str, values: Sequence[str | bytes]) -> int:
-        return int(await self._call("RPUSH", key, *values))
-
-    async def _pop(self, command: str, key: str, count: int | None) -> str | list[str] | None:
-        if count is None:
-            raw = await self._call(command, key)
-            return None if raw is None else _text(raw)
-        items = await self._call(command, key, count)
-        return None if items is None else [_text(item) for item in items]
-
-    async def lpop(self, key: str, count: int | None) -> str | list[str] | None:
-        return await self._pop("LPOP", key, count)
-
-    async def rpop(self, key: str, count: int | None) -> str | list[str] | None:
-        return await self._pop("RPOP", key, count)
-
-    async def llen(self, key: str) -> int:
-        return int(await self._call("LLEN", key))
-
-    async def lrange(self, key: str, start: int, stop: int) -> list[str]:
-        return [_text(item) for item in await self._call("LRANGE", key, start, stop)]
-
-    # -- sets --------------------------------------------------------------------------------
-
-    async def sadd(self, key: str, members: Sequence[str | bytes]) -> int:
-        return int(await self._call("SADD", key, *members))
-
-    async def srem(self, key: str, members: Sequence[str | bytes]) -> int:
-        return int(await self._call("SREM", key, *members))
-
-    async def smembers(self, key: str) -> builtins.set[str]:
-        return {_text(member) for member in await self._call("SMEMBERS", key)}
-
-    async def sismember(self, key: str, member: str | bytes) -> bool:
-        return bool(await self._call("SISMEMBER", key, member))
-
-    async def scard(self, key: str) -> int:
-        return int(await self._call("SCARD", key))
-
-    # -- scripts -----------------------------------------------------------------------------
+    # -- scripts and watches ------------------------------------------------------------------
 
     async def run_script(
         self, script: Script, keys: Sequence[str], args: Sequence[ScriptArg]
     ) -> Any:
-        evalsha = ("EVALSHA", script.sha1, len(keys), *keys, *args)
-        cancels = cancel_requests()
         try:
-            try:
-                reply = await self._execute(*evalsha)
-            except NotNow:
-                reply = await self._later(evalsha)
-        except rexc.NoScriptError:
-            # First run on this server (or after SCRIPT FLUSH): send the source once.
-            if cancel_requests() > cancels:
-                await resume_cancellation()
-            return await self._call("EVAL", script.lua, len(keys), *keys, *args)
+            return await self.execute(_EVALSHA, script.sha1, len(keys), *keys, *args)
+        except KVError as exc:
+            if not isinstance(exc.__cause__, rexc.NoScriptError):
+                raise
+        # First run on this server (or after SCRIPT FLUSH): NOSCRIPT ran nothing; send the source.
+        return await self.execute(_EVAL, script.lua, len(keys), *keys, *args)
+
+    async def watch(self, keys: Sequence[str]) -> WatchSession:
+        conn = await self._dedicated()
+        session = RedisWatch(self, conn)
+        await session.run(("WATCH", *keys))
+        return session
+
+    async def _dedicated(self) -> AbstractConnection:
+        """A pooled connection held for a session (WATCH); released by the session."""
+        if self._closed:
+            raise ClientClosedError()
+        try:
+            return await self._acquire()
         except rexc.RedisError as exc:
-            await self._fail(exc, cancels)
-        if cancel_requests() > cancels:
-            await resume_cancellation()
-        return reply
+            raise translate_error(exc, self._settings, 1) from exc
+
+
+async def _exchange(conn: AbstractConnection, words: Sequence[Words]) -> list[Any]:
+    """Write every command, then read one reply each; error replies are kept in place."""
+    packed = conn.pack_command(*words[0]) if len(words) == 1 else conn.pack_commands(words)
+    await conn.send_packed_command(packed, check_health=False)
+    replies: list[Any] = []
+    for _ in words:
+        try:
+            replies.append(await conn.read_response())
+        except rexc.ResponseError as exc:
+            replies.append(exc)
+    return replies
+
+
+class _WatchFailed(Exception):
+    """EXEC answered nil: a watched key changed."""
+
+
+class _SessionTable(dict[Command, Callable[..., Awaitable[Any]]]):
+    def __init__(self, session: RedisWatch) -> None:
+        super().__init__()
+        self._session = session
+
+    def __missing__(self, spec: Command) -> Callable[..., Awaitable[Any]]:
+        run = self[spec] = functools.partial(self._session.execute, spec)
+        return run
+
+
+class RedisWatch:
+    """WATCH on one connection held from the pool until :meth:`close`."""
+
+    def __init__(self, driver: RedisDriver, conn: AbstractConnection) -> None:
+        self._driver = driver
+        self._conn: AbstractConnection | None = conn
+        self._watching = True
+        self.table: Table = _SessionTable(self)
+
+    async def run(self, *words: Words, readonly: bool = True) -> list[Any]:
+        conn = self._conn
+        if conn is None:
+            raise ClientClosedError()
+        settings = self._driver._settings
+        try:
+            return await _exchange(conn, words)
+        except rexc.ConnectionError as exc:
+            await self.close()
+            if not readonly:
+                raise OutcomeUnknownError(
+                    f"the connection to {settings.masked_url} failed during EXEC ({exc}); "
+                    "the transaction may or may not have been applied"
+                ) from exc
+            raise translate_error(exc, settings, 1) from exc
+        except rexc.RedisError as exc:
+            await self.close()
+            raise translate_error(exc, settings, 1) from exc
+        except BaseException:
+            await self.close()
+            raise
+
+    async def execute(self, spec: Command, *args: Any) -> Any:
+        reply = (await self.run(_words(spec, args), readonly=spec.readonly))[0]
+        if isinstance(reply, rexc.RedisError):
+            raise translate_error(reply, self._driver._settings) from reply
+        return _decode(spec, args, reply)
+
+    async def exec(self, calls: Sequence[tuple[Command, tuple[Any, ...]]]) -> list[Any] | None:
+        words = [("MULTI",), *(_words(spec, args) for spec, args in calls), ("EXEC",)]
+        replies = await self.run(*words, readonly=False)
+        self._watching = False  # EXEC (or its abort) ends the watch
+        try:
+            return self._driver._exec_replies(calls, replies)
+        except _WatchFailed:
+            return None
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        if self._watching:
+            try:
+                await _exchange(conn, [("UNWATCH",)])
+            except BaseException:
+                await conn.disconnect()
+        await self._driver._release(conn)

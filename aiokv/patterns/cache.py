@@ -21,7 +21,7 @@ from .singleflight import SingleFlight
 if TYPE_CHECKING:
     from .._client import AsyncClient
     from .._codec import TTL
-    from .._commands import _Default
+    from ..commands import _Default
 
 __all__ = ["declared_return_type", "delete_matching", "get_or_set", "read_cached"]
 

@@ -13,7 +13,7 @@ from typing_extensions import ParamSpec
 
 from .._client import AsyncClient
 from .._codec import TTL
-from .._commands import DEFAULT, _Default
+from ..commands import DEFAULT, _Default
 from .cache import declared_return_type
 
 __all__ = ["cached"]

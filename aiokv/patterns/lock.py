@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from typing_extensions import Self
 
     from .._client import AsyncClient
-    from .._protocol import Driver
+    from ..drivers.memory import MemoryDriver as Driver
 
 __all__ = ["LOCK_PREFIX", "Lock"]
 

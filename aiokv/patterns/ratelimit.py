@@ -36,7 +36,7 @@ from .._script import Script, ScriptArg
 
 if TYPE_CHECKING:
     from .._client import AsyncClient
-    from .._protocol import Driver
+    from ..drivers.memory import MemoryDriver as Driver
 
 __all__ = ["RateLimitResult", "RateLimiter"]
 

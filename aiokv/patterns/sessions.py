@@ -21,7 +21,7 @@ from .json import adapter_for, dump
 
 if TYPE_CHECKING:
     from .._client import AsyncClient
-    from .._protocol import Driver
+    from ..drivers.memory import MemoryDriver as Driver
 
 __all__ = ["SessionStore"]
 

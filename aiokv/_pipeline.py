@@ -1,0 +1,231 @@
+"""Pipelines, MULTI/EXEC transactions and optimistic (WATCH) transactions.
+
+A :class:`Pipeline` has every command method of the client, with the same signature; each call
+queues the command and returns the pipeline, so calls chain. ``await p.execute()`` sends the
+queue in one round trip and returns the replies, each decoded as the client's method returns it.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Protocol
+
+from typing_extensions import Self
+
+from ._exceptions import InvalidArgumentError, TransactionAbortedError
+from .commands import Commands
+from .commands._base import Command, Table, constant
+
+if TYPE_CHECKING:
+    from ._client import AsyncClient
+
+__all__ = ["Pipeline", "Transaction", "WatchSession"]
+
+
+class WatchSession(Protocol):
+    """A driver's side of an optimistic transaction (see :meth:`Driver.watch`)."""
+
+    table: Table
+    """Runs commands at once, inside the watch (on the watching connection for a server)."""
+
+    async def exec(self, calls: Sequence[tuple[Command, tuple[Any, ...]]]) -> list[Any] | None:
+        """MULTI/EXEC ``calls``; None if a watched key changed (nothing applied)."""
+
+    async def close(self) -> None:
+        """UNWATCH and give back what the session holds."""
+
+
+class _Queue(dict[Command, Callable[..., Any]]):
+    """The command table of a pipeline: each command is queued, and the pipeline returned."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        super().__init__()
+        self._pipeline = pipeline
+
+    def __missing__(self, spec: Command) -> Callable[..., Any]:
+        calls = self._pipeline._calls
+        pipeline = self._pipeline
+
+        def queue(*args: Any) -> Any:
+            calls.append((spec, args))
+            return pipeline
+
+        self[spec] = queue
+        return queue
+
+
+_NO_REPLY = object()
+
+
+class Pipeline(Commands):
+    """Commands queued and sent together: ``kv.pipeline()``.
+
+    Every command method of :class:`~aiokv.AsyncClient` is here with the same arguments; it
+    queues the command and returns the pipeline (``p.set("a", 1).incr("n").get("a")``).
+    Arguments are checked when a command is queued; an argument error is not raised there but
+    takes that command's place among the replies, like an error reply from the server.
+
+    ``async with kv.pipeline() as p:`` executes the queue when the block ends without an
+    exception (the replies are then in ``p.replies``).
+
+    With ``transaction=True`` the queue runs as MULTI/EXEC: nothing else interleaves, on both
+    drivers. As on a server, a command that fails while running (WRONGTYPE, say) fails alone and
+    the others still apply, while a command refused when queued (a bad argument) aborts the whole
+    transaction: ``execute()`` raises :class:`~aiokv.TransactionAbortedError` and nothing applies.
+    """
+
+    def __init__(self, client: AsyncClient, transaction: bool) -> None:
+        self._client = client
+        self._prefix = client._prefix
+        self._glob_prefix = client._glob_prefix
+        self._default_px = client._default_px
+        self._transaction = transaction
+        self._calls: list[tuple[Command | None, Any]] = []
+        self._run = _Queue(self)
+        self.replies: list[Any] = []
+
+    def __len__(self) -> int:
+        return len(self._calls)
+
+    def __repr__(self) -> str:
+        kind = "transaction" if self._transaction else "pipeline"
+        return f"<Pipeline {kind} queued={len(self._calls)}>"
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.replies = await self.execute()
+        else:
+            self._calls = []
+
+    def _refuse(self, error: BaseException) -> None:
+        self._calls.append((None, error))
+
+    async def execute(self, *, raise_on_error: bool = True) -> list[Any]:
+        """Send the queued commands; return their replies in order. The queue is emptied.
+
+        Args:
+            raise_on_error: By default the first failed command's error is raised once every
+                command has run; its ``replies`` attribute holds the whole list. With False,
+                each error takes its command's place in the returned list.
+
+        Raises:
+            TransactionAbortedError: in a transaction, if a command was refused when queued;
+                nothing was applied.
+            KVConnectionError: if the connection failed (``OutcomeUnknownError`` when the queue
+                held a write: it may have been applied).
+        """
+        calls, self._calls = self._calls, []
+        if not calls:
+            return []
+        if self._transaction:
+            refused = [(i, arg) for i, (spec, arg) in enumerate(calls) if spec is None]
+            refused = [(i, e) for i, e in refused if isinstance(e, BaseException)]
+            if refused:
+                raise TransactionAbortedError(
+                    f"EXECABORT Transaction discarded because of previous errors: {refused[0][1]}",
+                    refused,
+                ) from refused[0][1]
+        sent = [(spec, args) for spec, args in calls if spec is not None]
+        answers = iter(await self._send(sent) if sent else [])
+        replies = [next(answers) if spec is not None else arg for spec, arg in calls]
+        if raise_on_error:
+            for reply in replies:
+                if isinstance(reply, BaseException):
+                    reply.replies = replies  # type: ignore[attr-defined]
+                    raise reply
+        return replies
+
+    async def _send(self, calls: list[tuple[Command, Any]]) -> list[Any]:
+        driver = self._client._driver_now()
+        return await driver.execute_many(calls, self._transaction)
+
+
+class Transaction(Pipeline):
+    """The ``tx`` handed to the function of :meth:`AsyncClient.transaction`.
+
+    Until :meth:`multi`, its commands run at once (read the watched keys with them); after
+    :meth:`multi` they are queued, and run as MULTI/EXEC when the function returns, unless a
+    watched key changed in between.
+    """
+
+    def __init__(self, client: AsyncClient, session: WatchSession) -> None:
+        super().__init__(client, transaction=True)
+        self._session = session
+        self._queue = self._run
+        self._run = session.table
+        self._queued = False
+
+    def multi(self) -> None:
+        """Queue the commands that follow; they run atomically when the function returns."""
+        if self._queued:
+            raise InvalidArgumentError("multi() was already called in this transaction")
+        self._queued = True
+        self._run = self._queue
+
+    async def _send(self, calls: list[tuple[Command, Any]]) -> list[Any]:
+        replies = await self._session.exec(calls)
+        if replies is None:
+            raise _Conflict()
+        return replies
+
+
+class _Conflict(Exception):
+    """A watched key changed: run the transaction's function again."""
+
+
+def _queued(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a command method for a pipeline: queue it, and keep an argument error in place."""
+
+    @functools.wraps(method)
+    def queue(self: Pipeline, *args: Any, **kwargs: Any) -> Any:
+        if self._run is not self.__dict__.get("_queue", self._run):
+            return method(self, *args, **kwargs)  # a transaction before multi(): run at once
+        try:
+            result = method(self, *args, **kwargs)
+        except Exception as error:
+            self._refuse(error)
+            return self
+        if result is not self:
+            # delete() of no keys and the like answer without the store: keep their answer.
+            if inspect.iscoroutine(result) and result.cr_code is constant.__code__:
+                self._calls.append((None, _run_constant(result)))
+            else:
+                _discard(result)
+                self._refuse(
+                    InvalidArgumentError(
+                        f"{method.__name__}() takes several round trips here (a key prefix is "
+                        "set) and cannot be queued in a pipeline; call it on the client"
+                    )
+                )
+        return self
+
+    return queue
+
+
+def _run_constant(step: Coroutine[Any, Any, Any]) -> Any:
+    try:
+        step.send(None)
+    except StopIteration as done:
+        return done.value
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _discard(result: Awaitable[Any]) -> None:
+    if inspect.iscoroutine(result):
+        result.close()
+
+
+for _name, _method in inspect.getmembers(Commands, inspect.isfunction):
+    if getattr(_method, "__aiokv_command__", False):
+        setattr(Pipeline, _name, _queued(_method))

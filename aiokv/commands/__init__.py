@@ -1,0 +1,19 @@
+"""The Redis commands of aiokv, one module per family; each command is defined once there.
+
+See :mod:`aiokv.commands._base` for how a command is defined and run.
+"""
+
+from __future__ import annotations
+
+from ._base import DEFAULT, Command, Table, _Default, command
+from .hashes import HashCommands
+from .keys import KeyCommands
+from .lists import ListCommands
+from .sets import SetCommands
+from .strings import StringCommands
+
+__all__ = ["DEFAULT", "Command", "Commands", "Table", "_Default", "command"]
+
+
+class Commands(StringCommands, KeyCommands, HashCommands, ListCommands, SetCommands):
+    """Every command method, for :class:`~aiokv.AsyncClient` and :class:`~aiokv.Pipeline`."""

@@ -1,0 +1,33 @@
+"""The state every command family's methods share (the client's, or a pipeline's)."""
+
+from __future__ import annotations
+
+from .._codec import normalize_key
+from ._base import Table
+
+__all__ = ["Facade"]
+
+
+class Facade:
+    """What the command mixins need: the command table and the key prefix.
+
+    ``_run`` maps each :class:`~aiokv.commands._base.Command` to what runs it (see ``_base``).
+    """
+
+    _run: Table
+    _prefix: str
+    _glob_prefix: str
+    _default_px: int | None
+
+    def _key(self, key: str) -> str:
+        """``key`` under the client's prefix, spelled as a server stores it."""
+        full = self._prefix + key
+        return full if full.isascii() else normalize_key(full)
+
+    def _keys(self, keys: tuple[str, ...]) -> list[str]:
+        prefix = self._prefix
+        out = [prefix + k for k in keys]
+        for i, full in enumerate(out):
+            if not full.isascii():
+                out[i] = normalize_key(full)
+        return out
