@@ -9,8 +9,8 @@ import pytest
 from servers import RedisServer
 
 from aiokv import AsyncClient, Script, WrongTypeError
-from aiokv.drivers.memory import MemoryDriver as Driver
 from aiokv._script import ScriptArg
+from aiokv.drivers.memory import MemoryDriver as Driver
 
 
 async def _bump_local(driver: Driver, keys: Sequence[str], args: Sequence[ScriptArg]) -> int:

@@ -360,7 +360,7 @@ class RedisDriver:
             # rather than write it into a dead socket and lose track of whether it ran.
             try:
                 await conn.disconnect()
-                await conn.connect()
+                await conn.connect()  # type: ignore[no-untyped-call]
             except BaseException:
                 await self._release(conn)
                 raise
