@@ -91,8 +91,7 @@ class AsyncClient(Commands):
         if settings is None:
             settings = KVSettings(**overrides)
         elif overrides:
-            kept = settings.model_dump(include=settings.model_fields_set)
-            settings = KVSettings(**{**kept, **overrides})
+            settings = settings.with_overrides(**overrides)
         self.settings: Final = settings
         self._prefix = settings.key_prefix
         self._glob_prefix = escape_glob(settings.key_prefix)

@@ -7,12 +7,18 @@ never leaks into the client.
 
 from __future__ import annotations
 
-import re
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    SerializationInfo,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     DotEnvSettingsSource,
@@ -21,7 +27,9 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-__all__ = ["EvictionPolicy", "KVSettings", "mask_url"]
+from ._url import SCHEME_DRIVERS, mask_url, parse_url
+
+__all__ = ["MAX_TTL_SECONDS", "MIN_TTL_SECONDS", "EvictionPolicy", "KVSettings", "mask_url"]
 
 EvictionPolicy = Literal[
     "noeviction",
@@ -34,20 +42,19 @@ EvictionPolicy = Literal[
     "volatile-ttl",
 ]
 
-_QUERY_PASSWORD = re.compile(r"([?&]password=)[^&#]*")
-_SCHEME_DRIVERS = {"memory": "memory", "redis": "redis", "rediss": "redis", "unix": "redis"}
+MIN_TTL_SECONDS = 0.001
+"""The shortest ``default_ttl``: 1 ms, the smallest expiry SET ... PX can hold."""
 
+MAX_TTL_SECONDS = 9e15
+"""The longest ``default_ttl``: 9e15 s (about 285 million years). Redis refuses a PX once now + PX
+no longer fits a signed 64-bit count of milliseconds (9.22e18); 9e18 ms stays below that for
+millions of years of wall-clock time."""
 
-def mask_url(url: str) -> str:
-    """Return ``url`` with any password (``user:pw@`` or ``?password=``) shown as ``***``."""
-    # Edited as text: rebuilding the URL from its parts would turn unix:/// into unix:/.
-    netloc = urlsplit(url).netloc
-    if "@" in netloc:
-        userinfo, _, host = netloc.rpartition("@")
-        if ":" in userinfo:
-            user = userinfo.partition(":")[0]
-            url = url.replace(netloc, f"{user}:***@{host}", 1)
-    return _QUERY_PASSWORD.sub(r"\1***", url)
+# The fields a URL spells; one of them set by a higher source sets aside a lower source's URL.
+_ADDRESS_VARIABLES = frozenset(
+    {"REDIS_HOST", "REDIS_PORT", "REDIS_DB", "REDIS_USERNAME", "REDIS_PASSWORD"}
+)
+_ADDRESS_FIELDS = frozenset({"host", "port", "db", "username", "password"})
 
 
 class KVSettings(BaseSettings):
@@ -55,8 +62,14 @@ class KVSettings(BaseSettings):
 
     Values come, in order of precedence, from keyword arguments (by field name), environment
     variables (the names in the README's configuration table), then a ``.env`` file in the current
-    directory. Invalid values raise ``pydantic.ValidationError`` (a ``ValueError``) naming the
-    environment variable.
+    directory. A ``url`` stands for the whole address (host, port, db, username, password): it
+    beats those fields from its own source and the sources below it, and is set aside when a
+    source above it gives any of them (its scheme still picks the driver if nothing else does).
+
+    Every value is checked here, the URL whole (see ``aiokv._url``), so a setting that cannot be
+    honoured fails at construction with ``pydantic.ValidationError`` (a ``ValueError``) naming
+    the environment variable; the error never shows the input. ``password`` is a ``SecretStr``
+    and ``url`` dumps like one: ``SecretStr`` in ``model_dump()``, masked in ``model_dump_json()``.
     """
 
     model_config = SettingsConfigDict(
@@ -65,6 +78,8 @@ class KVSettings(BaseSettings):
         populate_by_name=True,
         extra="forbid",
         frozen=True,
+        hide_input_in_errors=True,
+        allow_inf_nan=False,
     )
 
     driver: Literal["memory", "redis"] = Field(
@@ -76,7 +91,7 @@ class KVSettings(BaseSettings):
         None,
         validation_alias="REDIS_URL",
         repr=False,
-        description="redis://, rediss://, unix:// or memory:// URL; overrides host/port/db/auth.",
+        description="redis://, rediss://, unix:// or memory:// URL; stands for host/port/db/auth.",
     )
     host: str = Field("localhost", validation_alias="REDIS_HOST")
     port: int = Field(6379, ge=1, le=65535, validation_alias="REDIS_PORT")
@@ -90,7 +105,8 @@ class KVSettings(BaseSettings):
     )
     default_ttl: float | None = Field(
         None,
-        gt=0,
+        ge=MIN_TTL_SECONDS,
+        le=MAX_TTL_SECONDS,
         validation_alias="KV_DEFAULT_TTL",
         description="Seconds applied by set() when no ttl argument is passed; None = no expiry.",
     )
@@ -117,22 +133,40 @@ class KVSettings(BaseSettings):
     def _timedelta_seconds(cls, value: Any) -> Any:
         return value.total_seconds() if isinstance(value, timedelta) else value
 
+    @field_validator("url", mode="before")
+    @classmethod
+    def _unwrap_secret(cls, value: Any) -> Any:
+        # model_dump() gives the URL as a SecretStr, so a dump can be fed back in.
+        return value.get_secret_value() if isinstance(value, SecretStr) else value
+
     @field_validator("url")
     @classmethod
-    def _known_scheme(cls, value: str | None) -> str | None:
-        if value is not None and urlsplit(value).scheme not in _SCHEME_DRIVERS:
-            raise ValueError(
-                f"unsupported URL scheme in {mask_url(value)!r}: use redis://, rediss://, "
-                "unix:// or memory://"
-            )
-        return value
+    def _checked_url(cls, value: str | None) -> str | None:
+        return None if value is None else parse_url(value).url
 
     @model_validator(mode="after")
-    def _driver_from_url(self) -> KVSettings:
-        # A URL picks its driver unless the driver was given explicitly.
-        if self.url is not None and "driver" not in self.model_fields_set:
-            object.__setattr__(self, "driver", _SCHEME_DRIVERS[urlsplit(self.url).scheme])
+    def _fields_from_url(self) -> KVSettings:
+        # The fields show what the URL says; a URL picks its driver unless one was given.
+        if self.url is None:
+            return self
+        parts = parse_url(self.url)
+        found: dict[str, Any] = {}
+        if "driver" not in self.model_fields_set:
+            found["driver"] = parts.driver
+        if parts.scheme != "memory":
+            secret = None if parts.password is None else SecretStr(parts.password)
+            found.update(db=parts.db, username=parts.username, password=secret)
+        if parts.socket_path is None and parts.scheme != "memory":
+            found.update(host=parts.host, port=parts.port)
+        for name, value in found.items():
+            object.__setattr__(self, name, value)
         return self
+
+    @field_serializer("url")
+    def _url_as_secret(self, value: str | None, info: SerializationInfo) -> str | SecretStr | None:
+        if value is None:
+            return None
+        return mask_url(value) if info.mode_is_json() else SecretStr(value)
 
     @property
     def masked_url(self) -> str:
@@ -143,6 +177,32 @@ class KVSettings(BaseSettings):
             return mask_url(self.url)
         auth = f"{self.username or ''}:***@" if self.password is not None else ""
         return f"redis://{auth}{self.host}:{self.port}/{self.db}"
+
+    @property
+    def store_description(self) -> str:
+        """Which driver and store these settings use, for a startup log line (no password)."""
+        if self.driver == "memory":
+            return (
+                "the memory driver: an in-process store, one per process (each worker process "
+                "has its own data, and it is gone when the process exits)"
+            )
+        return f"the redis driver on {self.masked_url}"
+
+    def with_overrides(self, **overrides: Any) -> KVSettings:
+        """Return these settings with ``overrides`` (field names) applied on top.
+
+        The overrides are the highest source: one of host, port, db, username or password
+        among them sets aside this object's ``url`` (unless ``url`` is overridden too).
+
+        Raises:
+            pydantic.ValidationError: for an invalid override.
+        """
+        kept = self.model_dump(include=self.model_fields_set)
+        if "url" not in overrides and _ADDRESS_FIELDS & overrides.keys():
+            url = kept.pop("url", None)
+            if url is not None and "driver" not in kept:
+                kept["driver"] = self.driver
+        return type(self)(**{**kept, **overrides})
 
     def __repr_args__(self) -> Any:
         yield from super().__repr_args__()
@@ -169,12 +229,34 @@ def _alias_names(settings_cls: type[BaseSettings]) -> set[str]:
     }
 
 
+def _defer_url(values: dict[str, Any], above: Mapping[str, Any]) -> dict[str, Any]:
+    """Set this source's URL aside if a source above it gave part of the address.
+
+    Keyword arguments beat environment variables, which beat ``.env``: a ``REDIS_URL`` from the
+    environment must not override ``AsyncClient(host=..., port=...)``. The URL's scheme still
+    picks the driver, at this source's precedence.
+    """
+    url_key = next((key for key in values if key.upper() == "REDIS_URL"), None)
+    given_above = {key.upper() for key in above}
+    if url_key is None or not _ADDRESS_VARIABLES & given_above or "REDIS_URL" in given_above:
+        return values
+    values = dict(values)
+    url = values.pop(url_key)
+    driver = SCHEME_DRIVERS.get(str(url).partition("://")[0].lower())
+    if driver is not None and not any(key.upper() == "KV_DRIVER" for key in values):
+        values["KV_DRIVER"] = driver
+    return values
+
+
 class _EnvByAlias(EnvSettingsSource):
     """Reads only the documented variable names (not bare field names like ``HOST``)."""
 
     def __init__(self, settings_cls: type[BaseSettings]) -> None:
         super().__init__(settings_cls)
         self.config = {**self.config, "populate_by_name": False, "validate_by_name": False}
+
+    def __call__(self) -> dict[str, Any]:
+        return _defer_url(super().__call__(), self.current_state)
 
 
 class _DotEnvByAlias(DotEnvSettingsSource):
@@ -186,4 +268,5 @@ class _DotEnvByAlias(DotEnvSettingsSource):
         self._known = _alias_names(settings_cls)
 
     def __call__(self) -> dict[str, Any]:
-        return {k: v for k, v in super().__call__().items() if k.lower() in self._known}
+        known = {k: v for k, v in super().__call__().items() if k.lower() in self._known}
+        return _defer_url(known, self.current_state)

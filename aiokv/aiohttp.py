@@ -16,10 +16,15 @@ Install with ``pip install "aiokv[aiohttp]"``::
 
 Handlers of a sub-application read ``request.config_dict[KV_KEY]``, which looks through the
 parent applications too.
+
+At each startup :func:`setup` logs one line (logger ``aiokv``, level INFO) naming the driver and
+the server, password masked. The memory driver's store lives in the process: each worker process
+(gunicorn, several ``web.run_app`` processes) has its own, so use the redis driver to share data.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from typing import Final
 
@@ -37,6 +42,8 @@ from ._client import AsyncClient
 from ._settings import KVSettings
 
 __all__ = ["KV_KEY", "get_kv", "setup"]
+
+_logger = logging.getLogger("aiokv")
 
 KV_KEY: Final = web.AppKey("aiokv", AsyncClient)
 """The application key of the client: ``request.app[KV_KEY]`` is an :class:`AsyncClient`."""
@@ -79,6 +86,7 @@ def setup(
         kv = client if client is not None else AsyncClient(settings)
         try:
             await kv.__aenter__()
+            _logger.info("aiokv: this aiohttp app uses %s", kv.settings.store_description)
             app[KV_KEY] = kv
             yield
         finally:

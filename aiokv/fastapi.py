@@ -16,10 +16,15 @@ To keep an app's own lifespan, or to hand it a client (for example one that ``@c
 decorators already use at import time), build the lifespan with :func:`create_lifespan`.
 
 While the app runs, the client is also at ``app.state.kv`` and ``request.state.kv``.
+
+At each startup the lifespan logs one line (logger ``aiokv``, level INFO) naming the driver and
+the server, password masked. The memory driver's store lives in the process: under
+``uvicorn --workers 4`` each worker has its own, so use the redis driver to share data.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Annotated, Any, TypeAlias
@@ -39,6 +44,8 @@ from ._client import AsyncClient
 from ._settings import KVSettings
 
 __all__ = ["KV", "AppLifespan", "create_lifespan", "get_kv", "lifespan"]
+
+_logger = logging.getLogger("aiokv")
 
 STATE_KEY = "kv"
 """Name of the client in ``app.state`` and in the lifespan state (``request.state``)."""
@@ -94,6 +101,7 @@ def create_lifespan(
         kv = client if client is not None else AsyncClient(settings)
         try:
             await kv.__aenter__()
+            _logger.info("aiokv: this FastAPI app uses %s", kv.settings.store_description)
             setattr(app.state, STATE_KEY, kv)
             if app_lifespan is None:
                 yield {STATE_KEY: kv}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import logging
 import os
 import subprocess
 import sys
@@ -139,6 +140,37 @@ async def test_setup_with_settings() -> None:
     setup(app, settings=settings)
     async with running(app):
         assert app[KV_KEY].settings is settings
+
+
+def startup_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "aiokv" and r.levelname == "INFO"]
+
+
+async def test_startup_logs_the_memory_driver_as_per_process(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="aiokv")
+    app = counter_app()
+    setup(app, AsyncClient(driver="memory"))
+    async with running(app) as url, aiohttp.ClientSession(url) as http:
+        await http.post("/hits")
+        await http.post("/hits")
+    [line] = startup_lines(caplog)
+    assert "memory driver" in line
+    assert "each worker process has its own" in line
+
+
+async def test_startup_logs_the_server_without_its_password(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="aiokv")
+    app = counter_app()
+    setup(app, settings=KVSettings(url="redis://app:S3/cr@t@127.0.0.1:1/2"))
+    async with running(app):  # opened, never connected
+        pass
+    assert startup_lines(caplog) == [
+        "aiokv: this aiohttp app uses the redis driver on redis://app:***@127.0.0.1:1/2"
+    ]
 
 
 def test_setup_takes_a_client_or_settings_not_both() -> None:

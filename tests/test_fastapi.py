@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import socket
@@ -157,6 +158,31 @@ def test_create_lifespan_with_settings() -> None:
     app = counter_app(create_lifespan(settings=settings))
     with TestClient(app):
         assert app.state.kv.settings is settings
+
+
+def startup_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "aiokv" and r.levelname == "INFO"]
+
+
+def test_startup_logs_the_memory_driver_as_per_process(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="aiokv")
+    app = counter_app(create_lifespan(settings=KVSettings(driver="memory")))
+    with TestClient(app) as http:
+        http.post("/hits")
+        http.post("/hits")
+    [line] = startup_lines(caplog)
+    assert "memory driver" in line
+    assert "each worker process has its own" in line
+
+
+def test_startup_logs_the_server_without_its_password(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="aiokv")
+    settings = KVSettings(url="redis://app:S3/cr@t@127.0.0.1:1/2")  # opened, never connected
+    with TestClient(counter_app(create_lifespan(settings=settings))):
+        pass
+    assert startup_lines(caplog) == [
+        "aiokv: this FastAPI app uses the redis driver on redis://app:***@127.0.0.1:1/2"
+    ]
 
 
 def test_create_lifespan_takes_a_client_or_settings_not_both() -> None:

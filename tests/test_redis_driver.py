@@ -590,7 +590,12 @@ SETTINGS = KVSettings(driver="redis", host="10.0.0.7", port=6390, password=PASSW
         ),
         (rexc.ResponseError("ERR invalid expire time in 'set'"), aiokv.InvalidArgumentError, ""),
         (rexc.OutOfMemoryError("command not allowed"), OutOfMemoryError, "OOM"),
-        (rexc.ResponseError("NOPERM this user has no permissions"), aiokv.CommandError, "NOPERM"),
+        (
+            rexc.ResponseError("NOPERM this user has no permissions"),
+            aiokv.PermissionDeniedError,
+            "NOPERM",
+        ),
+        (rexc.NoPermissionError("no permissions"), aiokv.PermissionDeniedError, "NOPERM"),
         (
             rexc.TimeoutError("Timeout connecting to server"),
             KVTimeoutError,

@@ -15,6 +15,7 @@ from .._exceptions import (
     KVTimeoutError,
     NotAnIntegerError,
     OutOfMemoryError,
+    PermissionDeniedError,
     WrongTypeError,
 )
 from .._settings import KVSettings
@@ -28,6 +29,7 @@ _REPLY_ERRORS: tuple[tuple[str, type[CommandError]], ...] = (
     ("ERR decrement would overflow", IntegerOverflowError),
     ("ERR value is not an integer", NotAnIntegerError),
     ("OOM", OutOfMemoryError),
+    ("NOPERM", PermissionDeniedError),
     ("ERR invalid expire time", InvalidArgumentError),
     ("ERR value is out of range", InvalidArgumentError),
     ("ERR syntax error", InvalidArgumentError),
@@ -47,6 +49,8 @@ def _reply_text(exc: rexc.ResponseError) -> str:
         return f"{code} {text}"
     if isinstance(exc, rexc.OutOfMemoryError):
         return f"OOM {text}"
+    if isinstance(exc, rexc.NoPermissionError):
+        return f"NOPERM {text}"
     word = text.partition(" ")[0]
     if type(exc) is rexc.ResponseError and not (word.isupper() and word.isalpha()):
         return f"ERR {text}"  # redis-py 5 stripped it: codes are upper-case words, texts are not

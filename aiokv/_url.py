@@ -1,0 +1,227 @@
+"""Connection URLs: checked whole when settings are built, and masked for messages and logs.
+
+The forms aiokv reads::
+
+    redis://[[user]:password@]host[:port][/db][?param=value&...]
+    rediss://...                     the same over TLS; it also takes the ssl_* parameters
+    unix://[[user]:password@]/path/to/redis.sock[?db=N&...]
+    memory://
+
+The ``user:password`` part ends at the LAST ``@`` of the URL, so a password may hold any character
+as it is (``/``, ``@``, ``:``, ``#``, ``?``); percent-escapes (``%2F``) are decoded once. A raw
+``@`` anywhere else, such as in a query value, must be written ``%40``.
+
+Error messages built here never quote the URL or a value from it: a mistyped URL can put a
+password where a port or a path belongs.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, quote, unquote
+
+__all__ = ["SCHEME_DRIVERS", "ConnectionURL", "mask_url", "parse_url"]
+
+SCHEME_DRIVERS = {"memory": "memory", "redis": "redis", "rediss": "redis", "unix": "redis"}
+"""The driver each URL scheme selects when ``driver`` is not set."""
+
+_SCHEMES = "redis://, rediss://, unix:// or memory://"
+_SCHEME_NAME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,15}")
+_QUERY_SECRET = re.compile(r"([?&](?:ssl_)?password=)[^&#]*")
+_FALSE = {"0", "f", "false", "n", "no", "off"}
+_TRUE = {"1", "t", "true", "y", "yes", "on"}
+
+# Parameters redis-py would read from a URL that are aiokv settings: one place for each.
+_SETTINGS = {
+    "socket_timeout": ("socket_timeout", "REDIS_SOCKET_TIMEOUT"),
+    "socket_connect_timeout": ("connect_timeout", "REDIS_CONNECT_TIMEOUT"),
+    "timeout": ("socket_timeout", "REDIS_SOCKET_TIMEOUT"),
+    "max_connections": ("max_connections", "REDIS_MAX_CONNECTIONS"),
+    "retry_on_timeout": ("retry_attempts", "REDIS_RETRY_ATTEMPTS"),
+}
+_TEXT_PARAMETERS = ("username", "password")
+_TLS_PARAMETERS = (
+    "ssl_cert_reqs",
+    "ssl_check_hostname",
+    "ssl_ca_certs",
+    "ssl_ca_path",
+    "ssl_certfile",
+    "ssl_keyfile",
+    "ssl_password",
+    "ssl_ciphers",
+)
+_CERT_REQS = ("none", "optional", "required")
+
+
+@dataclass(frozen=True)
+class ConnectionURL:
+    """A checked URL and what it says; ``url`` is the form redis-py reads the same way."""
+
+    url: str
+    scheme: str
+    username: str | None = None
+    password: str | None = None
+    host: str = "localhost"
+    port: int = 6379
+    db: int = 0
+    socket_path: str | None = None
+
+    @property
+    def driver(self) -> str:
+        return SCHEME_DRIVERS[self.scheme]
+
+
+def mask_url(url: str) -> str:
+    """Return ``url`` with its passwords (``user:pw@``, ``?password=``) shown as ``***``.
+
+    The ``user:pw`` part ends at the last ``@``, so a password with ``/``, ``@``, ``:``, ``#``
+    or ``?`` in it is hidden whole.
+    """
+    scheme, sep, rest = url.partition("://")
+    if sep:
+        userinfo, at, tail = rest.rpartition("@")
+        user, colon, _ = userinfo.partition(":")
+        if at and colon:
+            url = f"{scheme}://{user}:***@{tail}"
+    return _QUERY_SECRET.sub(r"\1***", url)
+
+
+def parse_url(url: str) -> ConnectionURL:
+    """Check ``url`` whole and return what it says.
+
+    Raises:
+        ValueError: naming what is wrong (scheme, port, database, an unknown parameter) without
+            quoting the URL.
+    """
+    scheme, sep, rest = url.partition("://")
+    scheme = scheme.lower()
+    if not sep or scheme not in SCHEME_DRIVERS:
+        named = f" {scheme!r}" if sep and _SCHEME_NAME.fullmatch(scheme) else ""
+        raise ValueError(f"unsupported URL scheme{named}: use {_SCHEMES}")
+    if scheme == "memory":
+        if rest:
+            raise ValueError("memory:// takes no host, path or parameters: write memory://")
+        return ConnectionURL(url="memory://", scheme=scheme)
+
+    userinfo, at, tail = rest.rpartition("@")
+    user, colon, secret = userinfo.partition(":")
+    username = unquote(user) or None
+    password = unquote(secret) or None
+    url = f"{scheme}://{tail}"
+    if at:  # re-encoded, so that redis-py reads a raw '/', '#' or '?' as part of the password
+        encoded = quote(unquote(user), safe="")
+        if colon:
+            encoded += ":" + quote(unquote(secret), safe="")
+        url = f"{scheme}://{encoded}@{tail}"
+    if "#" in tail:
+        raise ValueError(
+            "the URL has a '#' fragment, which a connection cannot use: remove it "
+            "(in a query value, write # as %23)"
+        )
+    location, _, query = tail.partition("?")
+    address, slash, path = location.partition("/")
+    params = _parameters(scheme, query)
+    username = _once("username", username, params.get("username"))
+    password = _once("password", password, params.get("password"))
+    db = _database("" if scheme == "unix" else path, params.get("db"))
+
+    if scheme == "unix":
+        if address:
+            raise ValueError(
+                "a unix:// URL has no host: give the socket path after three slashes, "
+                "unix:///path/to/redis.sock"
+            )
+        if not path:
+            raise ValueError("a unix:// URL needs the socket path: unix:///path/to/redis.sock")
+        return ConnectionURL(
+            url=url,
+            scheme=scheme,
+            username=username,
+            password=password,
+            db=0 if db is None else db,
+            socket_path=unquote(slash + path),
+        )
+    host, port = _address(address)
+    return ConnectionURL(
+        url=url,
+        scheme=scheme,
+        username=username,
+        password=password,
+        host=host,
+        port=port,
+        db=0 if db is None else db,
+    )
+
+
+def _parameters(scheme: str, query: str) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if name in params:
+            raise ValueError(f"the URL gives {name!r} twice: give each parameter once")
+        if name in _SETTINGS:
+            field, variable = _SETTINGS[name]
+            raise ValueError(
+                f"{name!r} in the URL: aiokv takes it as a setting, not a URL parameter "
+                f"(pass {field}= or set {variable})"
+            )
+        if name in _TLS_PARAMETERS:
+            if scheme != "rediss":
+                raise ValueError(f"{name!r} applies to TLS only: use a rediss:// URL")
+            _check_tls(name, value)
+        elif name != "db" and name not in _TEXT_PARAMETERS:
+            known = ", ".join(("db", *_TEXT_PARAMETERS))
+            raise ValueError(
+                f"unknown URL parameter {name!r}: aiokv reads {known}, and with rediss:// "
+                f"{', '.join(_TLS_PARAMETERS)}"
+            )
+        params[name] = value
+    return params
+
+
+def _check_tls(name: str, value: str) -> None:
+    if name == "ssl_cert_reqs" and value.lower() not in _CERT_REQS:
+        raise ValueError(f"'ssl_cert_reqs' in the URL must be one of {', '.join(_CERT_REQS)}")
+    if name == "ssl_check_hostname" and value.lower() not in _TRUE | _FALSE:
+        raise ValueError("'ssl_check_hostname' in the URL must be true or false")
+    if name not in {"ssl_cert_reqs", "ssl_check_hostname", "ssl_password"} and not value:
+        raise ValueError(f"{name!r} in the URL is empty")
+
+
+def _once(name: str, in_userinfo: str | None, in_query: str | None) -> str | None:
+    if in_userinfo is not None and in_query is not None:
+        raise ValueError(f"the URL gives the {name} twice, before the '@' and as ?{name}=")
+    return in_userinfo if in_query is None else (in_query or None)
+
+
+def _database(path: str, in_query: str | None) -> int | None:
+    db = None
+    if in_query is not None:
+        if not (in_query.isascii() and in_query.isdigit()):
+            raise ValueError("'db' in the URL must be a database number: 0, 1, ...")
+        db = int(in_query)
+    if path:
+        if not (path.isascii() and path.isdigit()):
+            raise ValueError("the path of a redis:// URL is the database number: /0, /1, ...")
+        if db is not None and db != int(path):
+            raise ValueError("the URL's path and its 'db' parameter name different databases")
+        db = int(path)
+    return db
+
+
+def _address(address: str) -> tuple[str, int]:
+    if address.startswith("["):  # an IPv6 literal: [::1]:6379
+        host, bracket, rest = address[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            raise ValueError("an IPv6 host in a URL is written in brackets: redis://[::1]:6379/0")
+        port_text = rest[1:] if rest else None
+    else:
+        host, colon, port_text_or_empty = address.partition(":")
+        port_text = port_text_or_empty if colon else None
+    if port_text is None:
+        port = 6379
+    elif port_text.isascii() and port_text.isdigit() and 1 <= int(port_text) <= 65535:
+        port = int(port_text)
+    else:
+        raise ValueError("the port in the URL must be a number from 1 to 65535")
+    return unquote(host) or "localhost", port
