@@ -577,7 +577,8 @@ async def test_aclose_fails_commands_in_flight_and_sends_nothing_after(
     done, pending = await asyncio.wait(in_flight, timeout=2.0)
     for task in pending:
         task.cancel()
-    await asyncio.wait(pending, timeout=BOUND)
+    if pending:
+        await asyncio.wait(pending, timeout=BOUND)
     proxy.release()
     await asyncio.sleep(0.3)  # anything sent late would reach the server now
     problems = [f"{len(pending)} of 8 commands still running 2 s after aclose()"] if pending else []
@@ -702,7 +703,11 @@ async def kill_and_restart_under_load(own: RedisServer, proxy: FaultProxy) -> No
         assert await settled(proxy, 16), f"{proxy.open} connections open for max_connections=16"
     assert wrong == []
     assert await proxy.wait_all_closed()
-    assert int(own.info("clients")["connected_clients"]) == 1  # the INFO connection itself
+    for _ in range(200):  # a close reaches the server a moment after the proxy made it
+        if int(own.info("clients")["connected_clients"]) == 1:  # the INFO connection itself
+            break
+        await asyncio.sleep(0.01)
+    assert int(own.info("clients")["connected_clients"]) == 1
 
 
 # -- a black hole ----------------------------------------------------------------------------------
