@@ -133,7 +133,8 @@ class AsyncClient(Commands):
         return driver
 
     async def _first_use(self, spec: Command, *args: Any) -> Any:
-        return await self._open(None).table[spec](*args)
+        self._open(None)
+        return await self._run[spec](*args)
 
     async def _driver_keys(self, pattern: str) -> list[str]:
         return await self._driver_now().keys(pattern)

@@ -38,8 +38,9 @@ __all__ = ["Driver"]
 class Driver(Protocol):
     """A storage backend."""
 
-    table: Table
-    """Command spec -> a callable returning an awaitable of the decoded reply."""
+    @property
+    def table(self) -> Table:
+        """Command spec -> a callable returning an awaitable of the decoded reply."""
 
     def open(self, task_group: TaskGroup | None) -> None:
         """Get ready for use inside a running event loop; start background work in ``task_group``.

@@ -550,7 +550,18 @@ def test_client_per_test_suite_is_warning_free(auth_server: RedisServer, tmp_pat
         "PYTHONDEVMODE": "1",  # asyncio debug mode and ResourceWarnings on
     }
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rA", "test_child.py"],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:randomly",
+            "-q",
+            "-rA",
+            "test_child.py",
+        ],
         cwd=tmp_path,
         env=env,
         capture_output=True,

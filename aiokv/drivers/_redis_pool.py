@@ -50,14 +50,22 @@ class Pool(ConnectionPool):
     ``asyncio.Condition`` and starts a timeout, which cost ~20% of the client's CPU per command
     in a sequential-GET profile. Here a command that finds a free connection pays one check;
     only one that finds the pool full waits (:meth:`RedisDriver._wait_for_connection`), and each
-    release wakes the longest waiter.
+    release hands the connection to the longest waiter: until that waiter has taken it
+    (``handoffs``), and while anyone waits, a newcomer queues too. Without that, a task that
+    releases a connection and issues its next command in the same step of the loop takes the
+    connection back every time, and the waiters starve until ``pool_timeout``.
     """
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.loop = asyncio.get_running_loop()
         self.waiters: deque[asyncio.Future[bool]] = deque()
+        self.handoffs = 0
         self.closed = False
+
+    def must_wait(self) -> bool:
+        """True if a newcomer must queue: the pool is full, or others are ahead of it."""
+        return bool(self.waiters or self.handoffs) or self.is_full()
 
     def is_full(self) -> bool:
         return (
@@ -72,11 +80,24 @@ class Pool(ConnectionPool):
         if asyncio.get_running_loop() is not self.loop:
             raise OtherLoop()
         if (
-            not self._available_connections
-            and len(self._in_use_connections) >= self.max_connections
+            self.waiters
+            or self.handoffs
+            or (
+                not self._available_connections
+                and len(self._in_use_connections) >= self.max_connections
+            )
         ):
             raise PoolFull()
         return super().get_connection(*args, **kwargs)  # type: ignore[no-untyped-call]
+
+    def take_handoff(self) -> Any:
+        """Take the connection a release handed to this (woken) waiter."""
+        self.handoffs -= 1
+        if asyncio.get_running_loop() is not self.loop:
+            raise OtherLoop()
+        if self.is_full():
+            raise PoolFull()
+        return super().get_connection()  # type: ignore[no-untyped-call]
 
     def get_available_connection(self) -> Any:
         # Checked again here: redis-py 6 holds the pool's lock while it connects, so a command
@@ -100,6 +121,7 @@ class Pool(ConnectionPool):
             waiter = waiters.popleft()
             if not waiter.done():
                 waiter.set_result(True)
+                self.handoffs += 1
                 return
 
 

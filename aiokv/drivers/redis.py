@@ -116,7 +116,6 @@ class RedisDriver:
         self._guard: AsyncGenerator[None, None] | None = None
         self._closed = False
         self._get_connection: Callable[..., Awaitable[Any]] = not_connected
-        self.table: Table = _Execute(self.execute)
 
     # -- lifetime ----------------------------------------------------------------------------
 
@@ -184,16 +183,24 @@ class RedisDriver:
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._settings.pool_timeout
-        queued = False
+        queued = woken = False
         while True:
             if self._closed:
                 raise ClientClosedError()
             pool = self._pool
             if pool is None or pool.loop is not loop:
                 self._move_to(loop, pool)
-            elif pool.is_full():
+                woken = False
+            elif woken:
+                woken = False
+                try:
+                    return await pool.take_handoff()  # type: ignore[no-any-return]
+                except NotNow:
+                    continue
+            elif pool.must_wait():
                 await self._wait_for_connection(pool, deadline, queued)
-                queued = True
+                queued = woken = True
+                continue
             try:
                 return await self._get_connection()  # type: ignore[no-any-return]
             except NotNow:
@@ -211,6 +218,7 @@ class RedisDriver:
             woken = await waiter
         except BaseException:
             if waiter.done() and not waiter.cancelled() and waiter.result():
+                pool.handoffs -= 1
                 pool.wake_one()  # cancelled just after a wake-up: pass it on
             raise
         finally:
@@ -234,6 +242,16 @@ class RedisDriver:
         self._connect()
 
     # -- execution -----------------------------------------------------------------------------
+
+    @property
+    def table(self) -> Table:
+        """A new command table; the client keeps the one it takes when it opens.
+
+        Not stored on the driver: the table refers to the driver, and a driver in a reference
+        cycle would outlive a client dropped without ``aclose()`` until a collector pass, which
+        then finds its sockets unclosed instead of closing them when the loop shuts down.
+        """
+        return _Execute(self.execute)
 
     async def execute(self, spec: Command, *args: Any) -> Any:
         """Run one command: encode, one round trip (retried only when safe), decode."""
