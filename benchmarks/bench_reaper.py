@@ -291,7 +291,10 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
                 return len(await kv.keys("user:1*"))
 
             async def scan_walk() -> int:
-                return sum([1 async for _ in kv.scan_iter()])
+                seen = 0
+                async for _ in kv.scan_iter():
+                    seen += 1
+                return seen
 
             keys_run = await measure_walks(keys_walk, args.walks, tick_s)
             scan_run = await measure_walks(scan_walk, args.walks, tick_s)
