@@ -5,9 +5,11 @@ reproduces the server's matcher byte for byte instead of borrowing :mod:`fnmatch
 dialect differs: ``[!a]`` negates there, ``\\`` is literal there, unclosed ``[`` is literal
 there, and so on).
 
-Matching works on the UTF-8 encoding of both the pattern and the key, so ``?`` consumes exactly
-one *byte* (``é`` is two bytes and needs ``??``). The rules, all checked against a real
-``redis-server`` 7.0.15 by ``tests/test_glob.py``:
+Matching works on the bytes a server holds for the pattern and the key: their UTF-8 encoding,
+with surrogate escapes (``"\\udcfe"``, as aiokv spells a byte that is not UTF-8) standing for
+their byte. So ``?`` consumes exactly one *byte* (``é`` is two bytes and needs ``??``, and the
+key ``"\\udcfe\\udccd"``, the server key ``b"\\xfe\\xcd"``, is matched by ``??``). The rules,
+all checked against a real ``redis-server`` 7.0.15 by ``tests/test_glob.py``:
 
 * ``*`` matches any run of bytes, including an empty one; ``?`` matches exactly one byte.
 * ``\\x`` matches the byte ``x`` literally; a lone ``\\`` at the very end of the pattern is a
@@ -39,8 +41,11 @@ Implementation: the pattern is parsed once into "segments" of one-byte tokens se
 and runs without exponential backtracking: the first segment must match at the start, the last
 at the end, and each middle segment is found at its leftmost position after the previous one.
 Patterns made only of literal bytes and ``*`` (``user:*``, ``*:session``, ``a*b``) are matched
-directly on the ``str`` key, which is equivalent because UTF-8 is self-synchronising; the rest
-use one compiled :mod:`re` pattern over bytes per segment. Compiled predicates are cached.
+directly on the ``str`` key, without encoding it. For ASCII literals this is exact for every key
+(an ASCII byte stands only for itself); for other literals it is exact for keys that are plain
+UTF-8 text (UTF-8 is self-synchronising), so non-ASCII keys, which may carry surrogate escapes,
+take the bytes path. The rest use one compiled :mod:`re` pattern over bytes per segment.
+Compiled predicates are cached.
 """
 
 from __future__ import annotations
@@ -72,6 +77,22 @@ _Token = int | frozenset[int]
 _Segment = list[_Token]
 
 KeyPredicate = Callable[[str], bool]
+
+
+def _key_bytes(key: str) -> bytes:
+    """Return the bytes a server holds for ``key``.
+
+    Args:
+        key: A key; surrogate escapes (``"\\udcfe"``) stand for the byte they escape.
+
+    Returns:
+        The key's UTF-8 encoding. A lone surrogate that is no escape (``"\\ud800"``, which no
+        server key can hold) is encoded as its three bytes instead of raising.
+    """
+    try:
+        return key.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return key.encode("utf-8", "surrogatepass")
 
 
 def _signed_char(byte: int) -> int:
@@ -157,14 +178,14 @@ def _parse(pattern: bytes) -> list[_Segment]:
 
 
 def _literal_text(segment: _Segment) -> str | None:
-    """Return a segment as text if it holds only literal bytes that decode losslessly.
+    """Return a segment as text if it holds only literal bytes that are valid UTF-8.
 
     Args:
         segment: A parsed segment.
 
     Returns:
-        The decoded text, or ``None`` if the segment has a ``?`` or a class, or if its bytes do
-        not round-trip through UTF-8 (with ``surrogatepass``, as keys are encoded).
+        The decoded text, or ``None`` if the segment has a ``?`` or a class, or if its bytes
+        are not valid UTF-8 (such as a byte given as a surrogate escape).
     """
     raw = bytearray()
     for token in segment:
@@ -172,10 +193,9 @@ def _literal_text(segment: _Segment) -> str | None:
             return None
         raw.append(token)
     try:
-        text = raw.decode("utf-8", "surrogatepass")
+        return raw.decode("utf-8")
     except UnicodeDecodeError:
         return None
-    return text if text.encode("utf-8", "surrogatepass") == raw else None
 
 
 def _byte_class_regex(accepted: frozenset[int]) -> bytes:
@@ -300,7 +320,7 @@ def _bytes_matcher(segments: Sequence[_Segment]) -> KeyPredicate:
         whole = _segment_regex(segments[0])
 
         def match_exact(key: str) -> bool:
-            raw = key.encode("utf-8", "surrogatepass")
+            raw = _key_bytes(key)
             return len(raw) == width and whole.match(raw) is not None
 
         return match_exact
@@ -312,7 +332,7 @@ def _bytes_matcher(segments: Sequence[_Segment]) -> KeyPredicate:
     fixed = sum(map(len, segments))
 
     def match(key: str) -> bool:
-        raw = key.encode("utf-8", "surrogatepass")
+        raw = _key_bytes(key)
         size = len(raw)
         if not size or size < fixed:
             return False
@@ -354,17 +374,25 @@ def compile_glob(pattern: str) -> KeyPredicate:
     """
     if pattern == "*":
         return _always
-    segments = _parse(pattern.encode("utf-8", "surrogatepass"))
+    # A lone surrogate that is no escape raises UnicodeEncodeError, as the redis driver does.
+    segments = _parse(pattern.encode("utf-8", "surrogateescape"))
     # Redis recurses once per "*" group that has something after it, and answers "no match"
     # once that recursion is deeper than 1000, whatever the key.
     nested = len(segments) - 1 - (not segments[-1])
     if nested > _REDIS_MAX_STAR_NESTING:
         return _never
     texts = [_literal_text(segment) for segment in segments]
-    if all(text is not None for text in texts):
-        literals = [text for text in texts if text is not None]
-        if len(literals) == 1:
-            only = literals[0]
-            return lambda key: key == only
-        return _text_matcher(literals)
-    return _bytes_matcher(segments)
+    if not all(text is not None for text in texts):
+        return _bytes_matcher(segments)
+    literals = [text for text in texts if text is not None]
+    if len(literals) == 1:
+        only = literals[0]
+        text_match: KeyPredicate = lambda key: key == only  # noqa: E731
+    else:
+        text_match = _text_matcher(literals)
+    if all(text.isascii() for text in literals):
+        return text_match
+    # Non-ASCII literals compare as text only with keys that are plain UTF-8 text; a key with
+    # surrogate escapes ("\\udcc3\\udca9" is the server key "é") is matched on its bytes.
+    bytes_match = _bytes_matcher(segments)
+    return lambda key: text_match(key) if key.isascii() else bytes_match(key)

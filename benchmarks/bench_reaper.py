@@ -1,10 +1,15 @@
-"""``reaper``: event-loop lag while the memory driver reclaims many keys expiring at once.
+"""``reaper``: event-loop lag while the memory driver reclaims expired keys or walks the keyspace.
 
-Sets N keys with a short TTL, then runs a ticker task that sleeps 1 ms in a loop and records how
-late each wakeup is, while the driver's background reaper reclaims the keys. A separate poller
-watches ``dbsize()`` (keys not yet reclaimed, as in Redis) until it reaches 0. A baseline ticker
-run on an idle loop comes first, so the lag the reaper adds can be told from the loop's own
-timer granularity.
+One run measures, with a ticker task that sleeps 1 ms in a loop and records how late each wakeup
+is (worst, p99 and p99.9):
+
+1. an idle loop, so the lag the driver adds can be told from the loop's own timer granularity
+   and from other load on the machine;
+2. N keys (1,000,000 by default) all expiring at the same instant, while the background reaper
+   reclaims them; a poller watches ``dbsize()`` (keys not yet reclaimed, as in Redis) until it
+   reaches 0, which gives the time to reclaim;
+3. ``keys("user:1*")`` over N keys without a TTL (a tenth of them match);
+4. a full ``scan_iter()`` over the same N keys.
 """
 
 from __future__ import annotations
@@ -12,6 +17,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import math
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from time import perf_counter_ns, thread_time_ns
 from typing import Any, NamedTuple
@@ -66,15 +74,21 @@ class TickerResult:
     def worst(self) -> Wakeup | None:
         return max(self.wakeups, key=lambda w: w.late_ns) if self.wakeups else None
 
+    def between(self, start_ns: int, end_ns: int) -> TickerResult:
+        """The wakeups that happened inside [start_ns, end_ns)."""
+        inside = [w for w in self.wakeups if start_ns <= w.at_ns < end_ns]
+        return TickerResult(self.requested_ns, start_ns, inside)
+
     def summary(self) -> dict[str, Any]:
         late = self.lateness
         return {
             "wakeups": len(late),
             "max_ms": max(late) / 1e6 if late else 0.0,
+            "p999_ms": percentile(late, 99.9) / 1e6,
             "p99_ms": percentile(late, 99) / 1e6,
             "p50_ms": percentile(late, 50) / 1e6,
+            "over_5ms": sum(1 for x in late if x > 5_000_000),
             "over_10ms": sum(1 for x in late if x > 10_000_000),
-            "over_50ms": sum(1 for x in late if x > 50_000_000),
             # CPU this thread burnt during one sleep: the loop's own blocking work, which,
             # unlike lateness, does not grow when other processes take the CPU away
             "cpu_p99_ms": percentile([w.cpu_ns for w in self.wakeups], 99) / 1e6,
@@ -82,14 +96,17 @@ class TickerResult:
         }
 
 
-async def ticker(duration_s: float, tick_s: float) -> TickerResult:
+async def ticker(
+    duration_s: float, tick_s: float, stop: asyncio.Event | None = None
+) -> TickerResult:
+    """Sleep ``tick_s`` in a loop for ``duration_s`` or until ``stop`` is set; record lateness."""
     requested = int(tick_s * 1e9)
     start = perf_counter_ns()
     result = TickerResult(requested, start)
     append = result.wakeups.append
     end = start + int(duration_s * 1e9)
     now = start
-    while now < end:
+    while now < end and not (stop is not None and stop.is_set()):
         before = perf_counter_ns()
         cpu_before = thread_time_ns()
         await asyncio.sleep(tick_s)
@@ -125,9 +142,14 @@ async def watch_dbsize(kv: Any, interval_s: float, timeout_s: float) -> DbsizeWa
 
 
 def _timeline_rows(
-    watch: DbsizeWatch, ticks: TickerResult, gcw: GcWatch, origin_ns: int, step_s: float
+    watch: DbsizeWatch,
+    ticks: TickerResult,
+    gcw: GcWatch,
+    origin_ns: int,
+    step_s: float,
+    first_s: float,
 ) -> list[list[str]]:
-    """One row per ``step_s`` of the ticker run."""
+    """One row per ``step_s`` of the ticker run from ``origin_ns``, labelled from ``first_s``."""
     step_ns = int(step_s * 1e9)
     end_ns = ticks.wakeups[-1].at_ns if ticks.wakeups else origin_ns
     buckets = max(1, -(-(end_ns - origin_ns) // step_ns))
@@ -151,7 +173,7 @@ def _timeline_rows(
             pending = next(polls, None)
         rows.append(
             [
-                f"{i * step_s:+.2f}..{(i + 1) * step_s:.2f} s",
+                f"{first_s + i * step_s:+.2f}..{first_s + (i + 1) * step_s:+.2f} s",
                 f"{count[i]:,}",
                 f"{worst[i] / 1e6:.2f}",
                 f"{cpu[i] / step_ns * 100:.0f}%",
@@ -162,8 +184,11 @@ def _timeline_rows(
     return rows
 
 
-def _ticker_row(label: str, result: TickerResult, gcw: GcWatch, origin_ns: int) -> list[str]:
+def _ticker_row(
+    label: str, result: TickerResult, idle: TickerResult, gcw: GcWatch, origin_ns: int
+) -> list[str]:
     s = result.summary()
+    idle_max = idle.summary()["max_ms"]
     worst = result.worst()
     if worst is None:
         where = "-"
@@ -178,61 +203,111 @@ def _ticker_row(label: str, result: TickerResult, gcw: GcWatch, origin_ns: int) 
         f"{s['wakeups']:,}",
         f"{s['p50_ms']:.2f}",
         f"{s['p99_ms']:.2f}",
+        f"{s['p999_ms']:.2f}",
         f"{s['max_ms']:.2f}",
-        f"{s['over_10ms']:,}",
-        f"{s['over_50ms']:,}",
-        f"{s['cpu_p99_ms']:.2f}",
+        f"{s['max_ms'] - idle_max:+.2f}",
+        f"{s['over_5ms']:,}",
         f"{s['cpu_max_ms']:.2f}",
         where,
     ]
+
+
+@dataclass
+class Walk:
+    """A ticker run around repeated keyspace walks, and how long each walk took."""
+
+    ticks: TickerResult
+    durations_ns: list[int]
+    found: int
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            **self.ticks.summary(),
+            "walk_ms": [d / 1e6 for d in self.durations_ns],
+            "keys_found": self.found,
+        }
+
+
+async def measure_walks(walk: Callable[[], Awaitable[int]], repeats: int, tick_s: float) -> Walk:
+    """Run ``walk`` ``repeats`` times in a row with a ticker beside it."""
+    stop = asyncio.Event()
+    running = asyncio.create_task(ticker(3600.0, tick_s, stop))
+    await asyncio.sleep(0.05)  # the ticker is sleeping when the first walk starts
+    began = perf_counter_ns()
+    durations: list[int] = []
+    found = 0
+    for _ in range(repeats):
+        t0 = perf_counter_ns()
+        found = await walk()
+        durations.append(perf_counter_ns() - t0)
+    ended = perf_counter_ns()
+    stop.set()
+    ticks = await running
+    # The wakeup that first follows the last walk still counts: the walk may have delayed it.
+    after = [w.at_ns for w in ticks.wakeups if w.at_ns >= ended]
+    return Walk(ticks.between(began, (after[0] + 1) if after else ended), durations, found)
 
 
 async def _main(args: argparse.Namespace) -> dict[str, Any]:
     from aiokv import AsyncClient
 
     n: int = args.keys
-    ttl: int = args.ttl
     tick_s: float = args.tick_ms / 1000.0
-    keys = [f"reap:{i}" for i in range(n)]
+    # perf_counter_ns and time.monotonic may count from different origins.
+    offset_ns = perf_counter_ns() - time.monotonic_ns()
 
     with GcWatch() as gcw:
         async with AsyncClient() as kv:
+            await ticker(0.1, tick_s)  # warm-up: the first wakeups of a fresh loop run slow
             t_base = perf_counter_ns()
             baseline = await ticker(args.baseline, tick_s)
 
+            # Every key gets the same deadline, in the middle of a second (so one bucket).
+            deadline = math.floor(time.monotonic() + args.ttl) + 0.5
+            deadline_ns = int(deadline * 1e9) + offset_ns
             t_set0 = perf_counter_ns()
-            for k in keys:
-                await kv.set(k, VALUE, ttl=ttl)
+            for i in range(n):
+                await kv.set(f"reap:{i}", VALUE, ttl=deadline - time.monotonic())
             t_set1 = perf_counter_ns()
             size_after_set = int(await kv.dbsize())
-            del keys
+            expired_early = t_set1 >= deadline_ns
 
             watcher = asyncio.create_task(watch_dbsize(kv, args.poll_ms / 1000.0, args.timeout))
-            during = await ticker(args.duration, tick_s)
+            run_for = (deadline_ns - perf_counter_ns()) / 1e9 + args.duration
+            expiry_ticks = await ticker(max(run_for, args.duration), tick_s)
             watch = await watcher
             final_size = watch.timeline[-1][1] if watch.timeline else size_after_set
+            reaped_by = watch.zero_at_ns if watch.zero_at_ns is not None else perf_counter_ns()
+            # Reaping lasts from the deadline until dbsize reads 0, plus one poll interval.
+            reaping = expiry_ticks.between(
+                deadline_ns, reaped_by + int(args.poll_ms * 1e6) + int(tick_s * 1e9)
+            )
+
+            await kv.flushdb()
+            for i in range(n):
+                await kv.set(f"user:{i}", VALUE)
+
+            async def keys_walk() -> int:
+                return len(await kv.keys("user:1*"))
+
+            async def scan_walk() -> int:
+                seen = 0
+                async for _ in kv.scan_iter():
+                    seen += 1
+                return seen
+
+            keys_run = await measure_walks(keys_walk, args.walks, tick_s)
+            scan_run = await measure_walks(scan_walk, args.walks, tick_s)
+            await kv.flushdb()
 
     set_s = (t_set1 - t_set0) / 1e9
-    first_expiry_ns = t_set0 + ttl * 1_000_000_000
-    last_expiry_ns = t_set1 + ttl * 1_000_000_000
-    base = baseline.summary()
-    reap = during.summary()
-    worst = during.worst()
-
-    print(banner(f"reaper: {n:,} keys with ttl={ttl}s, ticker sleeping {args.tick_ms:g} ms"))
+    print(banner(f"reaper and keyspace walks: {n:,} keys, ticker sleeping {args.tick_ms:g} ms"))
     print(
         f"setting {n:,} keys took {set_s:.2f} s ({n / set_s:,.0f} sets/s); dbsize right after:"
-        f" {size_after_set:,}"
+        f" {size_after_set:,}; all expire at {(deadline_ns - t_set1) / 1e9:+.2f} s"
     )
-    print(
-        f"keys expire between {(first_expiry_ns - t_set1) / 1e9:+.2f} s and"
-        f" {(last_expiry_ns - t_set1) / 1e9:+.2f} s (times are from the end of the set phase)"
-    )
-    if set_s >= ttl:
-        print(
-            "  note: the set phase took longer than the TTL, so keys expired while it ran;"
-            " use --keys to lower N or --ttl to raise the TTL for a sharper burst"
-        )
+    if expired_early:
+        print("  note: the set phase outlasted the TTL; raise --ttl for a sharper burst")
     print()
     print(
         render_table(
@@ -241,31 +316,43 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
                 "wakeups",
                 "p50 late ms",
                 "p99 late ms",
+                "p99.9 late ms",
                 "max late ms",
-                ">10ms",
-                ">50ms",
-                "p99 cpu ms",
+                "max vs idle",
+                ">5ms",
                 "max cpu ms",
                 "worst wakeup at (its cpu ms, gc ms)",
             ],
             [
-                _ticker_row(f"idle loop ({args.baseline:g} s)", baseline, gcw, t_base),
-                _ticker_row(f"while reaping ({args.duration:g} s)", during, gcw, t_set1),
+                _ticker_row(f"idle loop ({args.baseline:g} s)", baseline, baseline, gcw, t_base),
+                _ticker_row(f"{n:,} keys expiring at once", reaping, baseline, gcw, deadline_ns),
+                _ticker_row(
+                    f'keys("user:1*") x{args.walks}',
+                    keys_run.ticks,
+                    baseline,
+                    gcw,
+                    keys_run.ticks.started_ns,
+                ),
+                _ticker_row(
+                    f"scan_iter() x{args.walks}",
+                    scan_run.ticks,
+                    baseline,
+                    gcw,
+                    scan_run.ticks.started_ns,
+                ),
             ],
         )
     )
     print(
-        "  (cpu = this thread's CPU time during that sleep: work done by the event loop, e.g."
-        " the reaper;\n   lateness well above cpu + gc means the process was not running:"
-        " other load on the machine;\n   p99/max cpu ms = this thread's CPU time per sleep)"
+        "  (cpu = this thread's CPU time during that sleep: work done by the event loop;"
+        " lateness well\n   above cpu + gc means the process was not running: other load on the"
+        " machine;\n   worst wakeup at = seconds from the deadline or from the first walk)"
     )
     print()
     if watch.zero_at_ns is not None:
-        since_set = (watch.zero_at_ns - t_set1) / 1e9
-        since_expiry = (watch.zero_at_ns - last_expiry_ns) / 1e9
         print(
-            f"dbsize reached 0 at {since_set:+.2f} s after the set phase"
-            f" ({since_expiry:+.2f} s after the last key's deadline)"
+            f"dbsize reached 0 at {(watch.zero_at_ns - deadline_ns) / 1e9:+.2f} s after the"
+            " deadline"
         )
     else:
         print(
@@ -276,63 +363,73 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
         f"dbsize polled {watch.calls:,} times every {args.poll_ms:g} ms; slowest call"
         f" {watch.slowest_call_ns / 1e6:.3f} ms"
     )
+    for label, run_ in (('keys("user:1*")', keys_run), ("scan_iter()", scan_run)):
+        took = ", ".join(f"{d / 1e6:.0f}" for d in run_.durations_ns)
+        print(f"{label}: {run_.found:,} keys, each walk took {took} ms")
     gc_during = [p for p in gcw.pauses if t_set1 <= p[0]]
-    gc_set = [p for p in gcw.pauses if t_set0 <= p[0] < t_set1]
     print(
-        f"gc: {len(gc_set)} collections during the set phase (longest"
-        f" {max((p[1] for p in gc_set), default=0) / 1e6:.1f} ms), {len(gc_during)} after it"
-        f" (longest {max((p[1] for p in gc_during), default=0) / 1e6:.1f} ms)"
+        f"gc: {len(gc_during)} collections after the set phase (longest"
+        f" {max((p[1] for p in gc_during), default=0) / 1e6:.1f} ms)"
     )
-    print("\ntimeline (from the end of the set phase; dbsize = last poll in the interval):")
+    timeline_from = deadline_ns - int(args.timeline_step * 1e9)
+    print("\nexpiry timeline (from the deadline; dbsize = last poll in the interval):")
     print(
         render_table(
             ["interval", "wakeups", "max late ms", "loop cpu", "gc ms", "dbsize"],
-            _timeline_rows(watch, during, gcw, t_set1, args.timeline_step),
+            _timeline_rows(
+                watch,
+                expiry_ticks.between(timeline_from, 2**63),
+                gcw,
+                timeline_from,
+                args.timeline_step,
+                -args.timeline_step,
+            ),
         )
     )
 
     return {
         "config": {
             "keys": n,
-            "ttl_s": ttl,
+            "ttl_s": args.ttl,
             "tick_ms": args.tick_ms,
             "duration_s": args.duration,
             "baseline_s": args.baseline,
             "poll_ms": args.poll_ms,
             "timeout_s": args.timeout,
+            "walks": args.walks,
         },
         "set_phase_s": set_s,
         "dbsize_after_set": size_after_set,
-        "baseline": base,
-        "reaping": {
-            **reap,
-            "worst_at_s_after_set": (worst.at_ns - t_set1) / 1e9 if worst else None,
-            "worst_cpu_ms": worst.cpu_ns / 1e6 if worst else None,
-        },
-        "dbsize_zero_s_after_set": (
-            (watch.zero_at_ns - t_set1) / 1e9 if watch.zero_at_ns is not None else None
-        ),
-        "dbsize_zero_s_after_last_deadline": (
-            (watch.zero_at_ns - last_expiry_ns) / 1e9 if watch.zero_at_ns is not None else None
+        "baseline": baseline.summary(),
+        "reaping": reaping.summary(),
+        "keys": keys_run.summary(),
+        "scan_iter": scan_run.summary(),
+        "dbsize_zero_s_after_deadline": (
+            (watch.zero_at_ns - deadline_ns) / 1e9 if watch.zero_at_ns is not None else None
         ),
         "final_dbsize": final_size,
         "dbsize_slowest_call_ms": watch.slowest_call_ns / 1e6,
-        "dbsize_timeline": [[(at - t_set1) / 1e9, size] for at, size in watch.timeline],
-        "gc_pauses": [[(start - t_set1) / 1e9, dur / 1e6, gen] for start, dur, gen in gcw.pauses],
+        "dbsize_timeline": [[(at - deadline_ns) / 1e9, size] for at, size in watch.timeline],
+        "gc_pauses": [
+            [(start - deadline_ns) / 1e9, dur / 1e6, gen] for start, dur, gen in gcw.pauses
+        ],
     }
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--keys", type=int, default=1_000_000, help="keys to expire (default 1,000,000)"
-    )
-    parser.add_argument("--ttl", type=int, default=1, help="TTL in seconds (default 1)")
-    parser.add_argument(
-        "--duration", type=float, default=4.0, help="ticker seconds after the set (default 4)"
+        "--keys", type=int, default=1_000_000, help="keys to expire and walk (default 1,000,000)"
     )
     parser.add_argument(
-        "--baseline", type=float, default=1.0, help="idle-loop ticker seconds first (default 1)"
+        "--ttl", type=float, default=4.0, help="seconds until all keys expire (default 4)"
     )
+    parser.add_argument(
+        "--duration", type=float, default=3.0, help="ticker seconds after the deadline (default 3)"
+    )
+    parser.add_argument(
+        "--baseline", type=float, default=2.0, help="idle-loop ticker seconds first (default 2)"
+    )
+    parser.add_argument("--walks", type=int, default=3, help="keys()/scan_iter() runs (default 3)")
     parser.add_argument("--tick-ms", type=float, default=1.0, help="ticker sleep (default 1 ms)")
     parser.add_argument("--poll-ms", type=float, default=10.0, help="dbsize poll (default 10)")
     parser.add_argument(

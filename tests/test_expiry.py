@@ -114,6 +114,16 @@ async def test_expired_key_is_not_listed(kv: AsyncClient) -> None:
     assert [key async for key in kv.scan_iter()] == ["stays"]
 
 
+async def test_expired_keys_are_not_listed_by_a_pattern(kv: AsyncClient) -> None:
+    for i in range(300):
+        await kv.set(f"user:{i}", "v", ttl=SHORT if i % 2 else None)
+    await asyncio.sleep(PAST_SHORT)
+    live = sorted(f"user:{i}" for i in range(0, 300, 2))
+    assert sorted(await kv.keys("user:*")) == live
+    assert sorted([key async for key in kv.scan_iter("user:*", count=7)]) == live
+    assert await kv.exists(*[f"user:{i}" for i in range(300)]) == 150
+
+
 async def test_expired_key_can_be_set_with_nx(kv: AsyncClient) -> None:
     await kv.set("k", "old", ttl=SHORT)
     await asyncio.sleep(PAST_SHORT)

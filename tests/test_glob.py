@@ -20,6 +20,7 @@ import redis
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from aiokv import AsyncClient
 from aiokv._glob import _bytes_matcher, _parse, compile_glob
 
 E_ACUTE = "\u00e9"  # two UTF-8 bytes: c3 a9
@@ -193,10 +194,50 @@ def test_compiled_patterns_are_cached() -> None:
     assert compile_glob("user:[0-9]*") is compile_glob("user:[0-9]*")
 
 
-def test_surrogates_do_not_raise() -> None:
-    assert compile_glob("?*")("\udcff")
-    assert compile_glob("???")("\udcff")
-    assert not compile_glob("??")("\udcff")
+# (pattern, key, expected) with surrogate escapes, which stand for the byte they escape: the
+# key "\udcfe\udccd" is the server key b"\xfe\xcd", the pattern "\udcc3?" is b"\xc3?".
+ESCAPED_CASES: list[tuple[str, str, bool]] = [
+    ("?", "\udcff", True),
+    ("??", "\udcff", False),
+    ("???", "\udcff", False),
+    ("?*", "\udcff", True),
+    ("??", "\udcfe\udccd", True),
+    ("\udcfe?", "\udcfe\udccd", True),
+    ("?\udccd", "\udcfe\udccd", True),
+    ("\udcfe*", "\udcfe\udccd", True),
+    ("*\udccd", "\udcfe\udccd", True),
+    ("\udcfe", "\udcfe\udccd", False),
+    ("[\udcfe]?", "\udcfe\udccd", True),
+    ("\udcc3?", E_ACUTE, True),
+    ("\udcc3*", E_ACUTE, True),
+    ("*\udca9", E_ACUTE, True),
+    ("\udcc3\udca9", E_ACUTE, True),  # the escapes of the two bytes of "é" are "é"
+    ("\udcc3\udca9*", f"{E_ACUTE}t", True),
+    (E_ACUTE, "\udcc3\udca9", True),  # a key spelled with escapes holds the same bytes
+    (f"{E_ACUTE}*", "\udcc3\udca9t", True),
+    (f"*{E_ACUTE}", "caf\udcc3\udca9", True),
+    (f"*{E_ACUTE}*", "\udcc3\udca9", True),
+    (f"{E_ACUTE}*", "\udcc3", False),
+    ("a\udcff*", "a\udcffb", True),
+    ("a\udcff*", "a\udcfeb", False),
+]
+
+
+@pytest.mark.parametrize(("pattern", "key", "expected"), ESCAPED_CASES)
+def test_surrogate_escapes_match_as_their_byte(pattern: str, key: str, expected: bool) -> None:
+    assert compile_glob(pattern)(key) is expected
+
+
+def test_lone_surrogate_in_a_key_does_not_raise() -> None:
+    # No server key can hold "\ud800" (the redis driver cannot send it); the memory driver,
+    # which does not check keys, must still walk past it.
+    assert compile_glob("*?")("\ud800")
+    assert not compile_glob("a*")("\ud800")
+
+
+def test_lone_surrogate_in_a_pattern_raises_as_on_the_redis_driver() -> None:
+    with pytest.raises(UnicodeEncodeError):
+        compile_glob("\ud800*")
 
 
 def test_star_nesting_limit() -> None:
@@ -347,6 +388,21 @@ def test_table_against_server(scratch: redis.Redis, pattern: str, key: str, expe
     assert _server_matches(scratch, pattern, key) is expected
 
 
+def _server_matches_bytes(client: redis.Redis, pattern: str, key: str) -> bool:
+    """As :func:`_server_matches`, with surrogate escapes sent as the byte they stand for."""
+    raw = key.encode("utf-8", "surrogateescape")
+    client.flushdb()
+    client.set(raw, b"1")
+    return raw in client.keys(pattern.encode("utf-8", "surrogateescape"))
+
+
+@pytest.mark.parametrize(("pattern", "key", "expected"), ESCAPED_CASES)
+def test_escaped_cases_against_server(
+    scratch: redis.Redis, pattern: str, key: str, expected: bool
+) -> None:
+    assert _server_matches_bytes(scratch, pattern, key) is expected
+
+
 @pytest.mark.parametrize(
     "pattern", ["*a" * 1000, "*a" * 1000 + "*", "a*" * 1001, "*a" * 1001, "**a" * 1001]
 )
@@ -418,3 +474,31 @@ def test_every_short_pattern_agrees_with_server(loaded_server: redis.Redis) -> N
         if set(answer) != {raw for key, raw in encoded if predicate(key)}:
             mismatches.append(pattern)
     assert not mismatches
+
+
+# --- both drivers: keys() and scan_iter() select by bytes -------------------------------------
+
+
+async def test_keys_match_the_bytes_of_a_key_that_is_not_utf8(kv: AsyncClient) -> None:
+    odd = "\udcfe\udccd"  # the server key b"\xfe\xcd"
+    await kv.set(odd, "")
+    await kv.set("ab", "")
+    assert sorted(await kv.keys("??")) == ["ab", odd]
+    assert await kv.keys("\udcfe?") == [odd]
+    assert await kv.keys("[\udcfe]*") == [odd]
+    assert sorted([key async for key in kv.scan_iter("??")]) == ["ab", odd]
+    assert [key async for key in kv.scan_iter("?\udccd")] == [odd]
+    assert await kv.keys("?") == []
+    assert await kv.keys("???") == []
+
+
+async def test_question_mark_is_one_byte_of_a_utf8_key(kv: AsyncClient) -> None:
+    await kv.set(E_ACUTE, "")
+    await kv.set(f"caf{E_ACUTE}", "")
+    assert await kv.keys("??") == [E_ACUTE]
+    assert await kv.keys("?") == []
+    assert await kv.keys("\udcc3?") == [E_ACUTE]
+    assert await kv.keys("\udcc3\udca9") == [E_ACUTE]
+    assert await kv.keys("caf??") == [f"caf{E_ACUTE}"]
+    assert await kv.keys("caf?") == []
+    assert sorted([key async for key in kv.scan_iter("*\udca9")]) == [f"caf{E_ACUTE}", E_ACUTE]

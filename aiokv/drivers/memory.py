@@ -19,13 +19,15 @@ O(1) per TTL change, so nothing goes stale and no per-key timer exists.
 
 from __future__ import annotations
 
+import itertools
+import sys
 import time
 from collections.abc import (
     AsyncIterator,
     Awaitable,
     Callable,
     Coroutine,
-    Iterable,
+    Iterator,
     Sequence,
 )
 from typing import Any
@@ -50,9 +52,25 @@ from ._memory.strings import StringHandlers
 
 __all__ = ["MemoryDriver"]
 
-# A slice of reaper work stops after this long, then yields to the event loop.
-_REAP_BUDGET = 0.002
-_CHECK_CLOCK_EVERY = 64
+# A slice of reaper or keyspace-walk work stops after this long, then yields to the event loop.
+_REAP_BUDGET = 0.001
+# Keys handled between two clock reads: a few microseconds of work, so a slice overruns its
+# budget by little.
+_CHECK_CLOCK_EVERY = 16
+# Keys a keyspace walk takes from the dict at a time (then it reads the clock).
+_WALK_CHUNK = 256
+
+
+async def _take_turn() -> None:
+    """Let every task that is due run before the caller's next slice of work.
+
+    One checkpoint puts the caller behind the callbacks that are ready now, but asyncio moves
+    timers that fell due during the slice to the ready queue only at its next iteration, behind
+    the caller: the caller's next slice would run first. The second checkpoint, taken in that
+    iteration, queues the caller behind those timers.
+    """
+    await anyio.lowlevel.checkpoint()
+    await anyio.lowlevel.checkpoint()
 
 
 def run_now(step: Coroutine[Any, Any, Any]) -> Any:
@@ -117,8 +135,10 @@ class MemoryDriver(StringHandlers, KeyHandlers, HashHandlers, ListHandlers, SetH
 
     async def _reap_forever(self) -> None:
         while True:
-            more = self.reap(_REAP_BUDGET)
-            await anyio.sleep(0 if more else self._interval)
+            if self.reap(_REAP_BUDGET):
+                await _take_turn()
+            else:
+                await anyio.sleep(self._interval)
 
     # -- expiry internals --------------------------------------------------------------------
 
@@ -134,7 +154,7 @@ class MemoryDriver(StringHandlers, KeyHandlers, HashHandlers, ListHandlers, SetH
         data, expires, clock, evictor = self._data, self._expires, self._clock, self._evictor
         start = clock()
         due_before = int(start)
-        done = 0
+        countdown = _CHECK_CLOCK_EVERY
         second = self._reaped_until
         while second < due_before:
             bucket = buckets.get(second)
@@ -145,10 +165,12 @@ class MemoryDriver(StringHandlers, KeyHandlers, HashHandlers, ListHandlers, SetH
                     del data[key]
                     if evictor is not None:
                         evictor.forget(key)
-                    done += 1
-                    if done % _CHECK_CLOCK_EVERY == 0 and clock() - start > budget:
-                        self._reaped_until = second
-                        return True
+                    countdown -= 1
+                    if not countdown:
+                        if clock() - start > budget:
+                            self._reaped_until = second
+                            return True
+                        countdown = _CHECK_CLOCK_EVERY
             buckets.pop(second, None)
             second += 1
             if not buckets:
@@ -158,23 +180,62 @@ class MemoryDriver(StringHandlers, KeyHandlers, HashHandlers, ListHandlers, SetH
 
     # -- walks over the keyspace -------------------------------------------------------------
 
-    def _live_matching(self, keys: Iterable[str], pattern: str) -> list[str]:
+    async def _live_matching(self, pattern: str, limit: int) -> AsyncIterator[list[str]]:
+        """Walk the keyspace in slices of about ``_REAP_BUDGET``, taking turns in between.
+
+        Yields each slice's live keys that match ``pattern`` (possibly none); a slice also ends
+        once it has found ``limit`` keys or more, as the caller's work per key counts too. A key
+        present for the whole walk is yielded at least once; a key created or deleted meanwhile
+        may or may not be. Expired keys are skipped, not deleted (the reaper reclaims them).
+        """
         match = compile_glob(pattern)
-        found = []
-        for key in keys:
-            if match(key) and self._lookup(key) is not None:
-                found.append(key)
-        return found
+        data, expires = self._data, self._expires
+        # Copying a million keys at once stalls the loop 4 to 50 ms, so the walk reads the dict
+        # itself between turns, last entry first. On CPython an entry's position only ever
+        # decreases (a resize compacts the entries and keeps their order; new keys go at the
+        # end), so a reverse walk never misses an entry it has not reached yet: at worst it
+        # meets a key twice. CPython refuses to go on once the number of keys changed, and a
+        # walk must not go on after the table was reallocated with another size (its position
+        # could lie past the new table). Then, and only then, it copies the keys left at once.
+        walk: Iterator[str] = reversed(data)
+        snapshot: list[str] | None = None
+        size, table = len(data), sys.getsizeof(data)
+        while True:
+            if snapshot is None and (len(data) != size or sys.getsizeof(data) != table):
+                snapshot = list(data)
+            found: list[str] = []
+            now = self._clock()
+            stop = time.perf_counter() + _REAP_BUDGET
+            while True:
+                if snapshot is None:
+                    chunk = list(itertools.islice(walk, _WALK_CHUNK))
+                    finished = len(chunk) < _WALK_CHUNK
+                else:
+                    chunk = snapshot[-_WALK_CHUNK:]
+                    del snapshot[-_WALK_CHUNK:]
+                    finished = not snapshot
+                for key in chunk:
+                    if match(key) and not (expires and expires.get(key, now) < now):
+                        found.append(key)
+                if finished or len(found) >= limit or time.perf_counter() > stop:
+                    break
+            size, table = len(data), sys.getsizeof(data)
+            yield found
+            if finished:
+                return
+            await _take_turn()
 
     async def keys(self, pattern: str) -> list[str]:
-        return self._live_matching(list(self._data), pattern)
+        found: dict[str, None] = {}  # a key met twice is listed once
+        async for batch in self._live_matching(pattern, sys.maxsize):
+            found.update(dict.fromkeys(batch))
+        return list(found)
 
     async def scan_iter(self, pattern: str, count: int) -> AsyncIterator[str]:
-        snapshot = list(self._data)
-        for start in range(0, len(snapshot), count):
-            for key in self._live_matching(snapshot[start : start + count], pattern):
+        # Each batch of about ``count`` keys is handed over, then the walk takes a turn.
+        async for batch in self._live_matching(pattern, max(count, 1)):
+            for key in batch:
                 yield key
-            await anyio.lowlevel.checkpoint()
 
     # -- batches and watches -----------------------------------------------------------------
 
