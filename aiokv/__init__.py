@@ -26,6 +26,7 @@ from ._exceptions import (
     ValueDecodeError,
     WrongTypeError,
 )
+from ._pipeline import Pipeline, Transaction
 from ._script import Script
 from ._settings import EvictionPolicy, KVSettings
 from .patterns.cached import cached
@@ -56,12 +57,14 @@ __all__ = [
     "NotAnIntegerError",
     "OutOfMemoryError",
     "OutcomeUnknownError",
+    "Pipeline",
     "PermissionDeniedError",
     "RateLimitResult",
     "RateLimiter",
     "Script",
     "SessionStore",
     "Value",
+    "Transaction",
     "TransactionAbortedError",
     "TransactionConflictError",
     "ValueDecodeError",

@@ -41,7 +41,7 @@ class WatchSession(Protocol):
 class _Queue(dict[Command, Callable[..., Any]]):
     """The command table of a pipeline: each command is queued, and the pipeline returned."""
 
-    def __init__(self, pipeline: Pipeline) -> None:
+    def __init__(self, pipeline: _Batch) -> None:
         super().__init__()
         self._pipeline = pipeline
 
@@ -57,25 +57,17 @@ class _Queue(dict[Command, Callable[..., Any]]):
         return queue
 
 
-_NO_REPLY = object()
+if TYPE_CHECKING:
+    # For type checkers a pipeline's command methods return the pipeline (see _generate.py).
+    from .commands._queued import QueuedCommands as _PipelineCommands
+else:
+
+    class _PipelineCommands:
+        """At run time the command methods come from ``_Batch`` (the client's own)."""
 
 
-class Pipeline(Commands):
-    """Commands queued and sent together: ``kv.pipeline()``.
-
-    Every command method of :class:`~aiokv.AsyncClient` is here with the same arguments; it
-    queues the command and returns the pipeline (``p.set("a", 1).incr("n").get("a")``).
-    Arguments are checked when a command is queued; an argument error is not raised there but
-    takes that command's place among the replies, like an error reply from the server.
-
-    ``async with kv.pipeline() as p:`` executes the queue when the block ends without an
-    exception (the replies are then in ``p.replies``).
-
-    With ``transaction=True`` the queue runs as MULTI/EXEC: nothing else interleaves, on both
-    drivers. As on a server, a command that fails while running (WRONGTYPE, say) fails alone and
-    the others still apply, while a command refused when queued (a bad argument) aborts the whole
-    transaction: ``execute()`` raises :class:`~aiokv.TransactionAbortedError` and nothing applies.
-    """
+class _Batch(Commands):
+    """What pipelines and transactions share: the queue and its execution."""
 
     def __init__(self, client: AsyncClient, transaction: bool) -> None:
         self._client = client
@@ -84,29 +76,15 @@ class Pipeline(Commands):
         self._default_px = client._default_px
         self._transaction = transaction
         self._calls: list[tuple[Command | None, Any]] = []
-        self._run = _Queue(self)
-        self.replies: list[Any] = []
+        self._queue = _Queue(self)
+        self._run = self._queue
 
     def __len__(self) -> int:
         return len(self._calls)
 
     def __repr__(self) -> str:
         kind = "transaction" if self._transaction else "pipeline"
-        return f"<Pipeline {kind} queued={len(self._calls)}>"
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if exc_type is None:
-            self.replies = await self.execute()
-        else:
-            self._calls = []
+        return f"<{type(self).__name__} {kind} queued={len(self._calls)}>"
 
     def _refuse(self, error: BaseException) -> None:
         self._calls.append((None, error))
@@ -129,8 +107,11 @@ class Pipeline(Commands):
         if not calls:
             return []
         if self._transaction:
-            refused = [(i, arg) for i, (spec, arg) in enumerate(calls) if spec is None]
-            refused = [(i, e) for i, e in refused if isinstance(e, BaseException)]
+            refused = [
+                (i, arg)
+                for i, (spec, arg) in enumerate(calls)
+                if spec is None and isinstance(arg, BaseException)
+            ]
             if refused:
                 raise TransactionAbortedError(
                     f"EXECABORT Transaction discarded because of previous errors: {refused[0][1]}",
@@ -151,18 +132,53 @@ class Pipeline(Commands):
         return await driver.execute_many(calls, self._transaction)
 
 
-class Transaction(Pipeline):
+class Pipeline(_PipelineCommands, _Batch):  # type: ignore[misc]
+    """Commands queued and sent together: ``kv.pipeline()``.
+
+    Every command method of :class:`~aiokv.AsyncClient` is here with the same arguments; it
+    queues the command and returns the pipeline (``p.set("a", 1).incr("n").get("a")``).
+    Arguments are checked when a command is queued; an argument error is not raised there but
+    takes that command's place among the replies, like an error reply from the server.
+
+    ``async with kv.pipeline() as p:`` executes the queue when the block ends without an
+    exception (the replies are then in ``p.replies``).
+
+    With ``transaction=True`` the queue runs as MULTI/EXEC: nothing else interleaves, on both
+    drivers. As on a server, a command that fails while running (WRONGTYPE, say) fails alone and
+    the others still apply, while a command refused when queued (a bad argument) aborts the whole
+    transaction: ``execute()`` raises :class:`~aiokv.TransactionAbortedError` and nothing applies.
+    """
+
+    def __init__(self, client: AsyncClient, transaction: bool) -> None:
+        super().__init__(client, transaction)
+        self.replies: list[Any] = []
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.replies = await self.execute()
+        else:
+            self._calls = []
+
+
+class Transaction(_Batch):
     """The ``tx`` handed to the function of :meth:`AsyncClient.transaction`.
 
-    Until :meth:`multi`, its commands run at once (read the watched keys with them); after
-    :meth:`multi` they are queued, and run as MULTI/EXEC when the function returns, unless a
-    watched key changed in between.
+    Until :meth:`multi`, its commands run at once (``await tx.get(k)`` reads a watched key);
+    after :meth:`multi` they are queued (``tx.set(k, v)``, not awaited), and run as MULTI/EXEC
+    when the function returns, unless a watched key changed in between.
     """
 
     def __init__(self, client: AsyncClient, session: WatchSession) -> None:
         super().__init__(client, transaction=True)
         self._session = session
-        self._queue = self._run
         self._run = session.table
         self._queued = False
 
@@ -188,8 +204,8 @@ def _queued(method: Callable[..., Any]) -> Callable[..., Any]:
     """Wrap a command method for a pipeline: queue it, and keep an argument error in place."""
 
     @functools.wraps(method)
-    def queue(self: Pipeline, *args: Any, **kwargs: Any) -> Any:
-        if self._run is not self.__dict__.get("_queue", self._run):
+    def queue(self: _Batch, *args: Any, **kwargs: Any) -> Any:
+        if self._run is not self._queue:
             return method(self, *args, **kwargs)  # a transaction before multi(): run at once
         try:
             result = method(self, *args, **kwargs)
@@ -228,4 +244,4 @@ def _discard(result: Awaitable[Any]) -> None:
 
 for _name, _method in inspect.getmembers(Commands, inspect.isfunction):
     if getattr(_method, "__aiokv_command__", False):
-        setattr(Pipeline, _name, _queued(_method))
+        setattr(_Batch, _name, _queued(_method))

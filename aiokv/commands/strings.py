@@ -1,4 +1,10 @@
-"""String commands: SET, GET, counters."""
+"""String commands: SET, GET, counters.
+
+``set`` and ``get`` are the cache's hot path and pass the key as given: a server stores the
+UTF-8 bytes of any key anyway, and the memory driver's SET and GET handlers spell a non-ASCII key
+as a server would themselves (on GET only after a miss), which keeps an ``isascii()`` call off
+every hit. Other commands normalise keys here (``Facade._key``).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,6 @@ from .._codec import (
     Value,
     check_amount,
     encode_value,
-    normalize_key,
     positive_ttl_ms,
 )
 from .._exceptions import IntegerOverflowError, InvalidArgumentError
@@ -86,10 +91,8 @@ class StringCommands(Facade):
             px = positive_ttl_ms(ttl, "set")
         if nx and xx:
             raise InvalidArgumentError("nx and xx cannot both be set")
-        key = self._prefix + key
-        if not key.isascii():
-            key = normalize_key(key)
-        return self._run[SET](key, value, px, nx, xx)
+        # The key is not normalised here (see the module docstring): the hot path.
+        return self._run[SET](self._prefix + key, value, px, nx, xx)
 
     @command
     def setex(self, key: str, value: Value, ttl: TTL) -> Awaitable[None]:
@@ -110,10 +113,7 @@ class StringCommands(Facade):
             WrongTypeError: if the key holds a hash, list or set.
             ValueDecodeError: if the value is not UTF-8 (use ``get_bytes``).
         """
-        key = self._prefix + key
-        if not key.isascii():
-            key = normalize_key(key)
-        return self._run[GET](key)
+        return self._run[GET](self._prefix + key)
 
     @command
     def get_bytes(self, key: str) -> Awaitable[bytes | None]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..._codec import add_checked, parse_int
+from ..._codec import add_checked, normalize_key, parse_int
 from ..._exceptions import ValueDecodeError, WrongTypeError
 from ...commands import strings as spec
 from .store import HUGE_MS, Store, check_expire_ms, handles, string_value
@@ -13,6 +13,8 @@ class StringHandlers(Store):
     async def set(self, key: str, value: str | bytes, px: int | None, nx: bool, xx: bool) -> bool:
         if px is not None and px > HUGE_MS:
             check_expire_ms(px, "set")
+        if not key.isascii():
+            key = normalize_key(key)
         if type(value) is str and not value.isascii():  # isascii() is O(1): a flag on the str
             value = string_value(value)  # validated before any index is touched
         data = self._data
@@ -45,7 +47,13 @@ class StringHandlers(Store):
         # The hot path: inlined lookup, no helper calls on a hit without TTL.
         value = self._data.get(key)
         if value is None:
-            return None
+            if key.isascii():
+                return None
+            # Keys are stored as a server spells them: look again under that spelling.
+            spelled = normalize_key(key)
+            if spelled == key:
+                return None
+            return await self.get(spelled)
         if self._expires:
             deadline = self._expires.get(key)
             if deadline is not None and self._clock() > deadline:
