@@ -27,6 +27,7 @@ _REPLY_ERRORS: tuple[tuple[str, type[CommandError]], ...] = (
     ("ERR increment or decrement would overflow", IntegerOverflowError),
     ("ERR decrement would overflow", IntegerOverflowError),
     ("ERR value is not an integer", NotAnIntegerError),
+    ("ERR hash value is not an integer", NotAnIntegerError),
     ("OOM", OutOfMemoryError),
     ("ERR invalid expire time", InvalidArgumentError),
     ("ERR value is out of range", InvalidArgumentError),
