@@ -4,6 +4,8 @@ hstrlen and hscan_iter, on both drivers; expected values are what redis-server 7
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from servers import RedisServer
@@ -235,7 +237,7 @@ async def test_hscan_iter_survives_changes_during_the_scan(kv: AsyncClient) -> N
     assert kept.items() <= seen.items()  # every field present throughout, at least once
 
 
-async def test_hscan_iter_with_a_key_prefix(make_client: type[AsyncClient]) -> None:
+async def test_hscan_iter_with_a_key_prefix(make_client: Callable[..., AsyncClient]) -> None:
     async with make_client(key_prefix="app:") as kv:
         await kv.flushdb()
         await kv.hset("h", mapping={"a": "1", "b": "2"})
@@ -263,9 +265,18 @@ async def test_hash_commands_in_a_pipeline(kv: AsyncClient) -> None:
     await kv.set("s", "x")
     p = kv.pipeline()
     p.hset("h", mapping={"a": "1", "b": "x"})
-    p.hmget("h", "a", "z").hincrby("h", "a", 2).hincrbyfloat("h", "a", 0.25)
-    p.hlen("h").hexists("h", "b").hsetnx("h", "b", "y").hsetnx("h", "c", "é")
-    p.hkeys("h").hvals("h").hstrlen("h", "c").hincrby("h", "b", 1).hincrby("s", "f", 1)
+    p.hmget("h", "a", "z")
+    p.hincrby("h", "a", 2)
+    p.hincrbyfloat("h", "a", 0.25)
+    p.hlen("h")
+    p.hexists("h", "b")
+    p.hsetnx("h", "b", "y")
+    p.hsetnx("h", "c", "é")
+    p.hkeys("h")
+    p.hvals("h")
+    p.hstrlen("h", "c")
+    p.hincrby("h", "b", 1)
+    p.hincrby("s", "f", 1)
     replies = await p.execute(raise_on_error=False)
     assert replies[:11] == [
         2,
@@ -286,7 +297,9 @@ async def test_hash_commands_in_a_pipeline(kv: AsyncClient) -> None:
 
 async def test_hash_commands_in_a_transaction(kv: AsyncClient) -> None:
     async with kv.pipeline(transaction=True) as p:
-        p.hincrbyfloat("h", "f", 0.1).hincrbyfloat("h", "f", 0.2).hget("h", "f")
+        p.hincrbyfloat("h", "f", 0.1)
+        p.hincrbyfloat("h", "f", 0.2)
+        p.hget("h", "f")
     assert p.replies == [0.1, 0.3, "0.3"]
 
 
@@ -315,7 +328,11 @@ async def test_hincrbyfloat_memory_matches_the_server_on_random_texts(
         for _ in range(300)
     ]
     answers = []
-    for settings in ({"driver": "memory"}, {"driver": "redis", "url": redis_server.url}):
+    configs: list[dict[str, Any]] = [
+        {"driver": "memory"},
+        {"driver": "redis", "url": redis_server.url},
+    ]
+    for settings in configs:
         async with AsyncClient(**settings) as kv:
             await kv.flushdb()
             seen: list[object] = []

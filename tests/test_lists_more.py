@@ -33,9 +33,9 @@ async def test_lindex_index_must_be_a_64_bit_int(kv: AsyncClient) -> None:
 
 async def test_lset(kv: AsyncClient) -> None:
     await kv.rpush("l", "a", "b", "c")
-    assert await kv.lset("l", 1, "B") is None
-    assert await kv.lset("l", -1, 3) is None
-    assert await kv.lset("l", -3, b"A") is None
+    await kv.lset("l", 1, "B")
+    await kv.lset("l", -1, 3)
+    await kv.lset("l", -3, b"A")
     assert await kv.lrange("l", 0, -1) == ["A", "B", "3"]
 
 
@@ -95,13 +95,13 @@ async def test_lrem_misses_and_vanishing(kv: AsyncClient) -> None:
 )
 async def test_ltrim(kv: AsyncClient, start: int, stop: int, left: list[str]) -> None:
     await kv.rpush("l", "a", "b", "c", "d", "e")
-    assert await kv.ltrim("l", start, stop) is None
+    await kv.ltrim("l", start, stop)
     assert await kv.lrange("l", 0, -1) == left
     assert await kv.exists("l") == (1 if left else 0)
 
 
 async def test_ltrim_missing_key_stays_missing(kv: AsyncClient) -> None:
-    assert await kv.ltrim("missing", 0, 1) is None
+    await kv.ltrim("missing", 0, 1)
     assert await kv.exists("missing") == 0
 
 
@@ -304,10 +304,22 @@ async def test_expired_list_is_a_miss(kv: AsyncClient) -> None:
 async def test_list_commands_in_a_pipeline(kv: AsyncClient) -> None:
     await kv.set("s", "v")
     p = kv.pipeline()
-    p.rpush("l", "a", "b", "c", "b").lindex("l", -1).lset("l", 0, "A").lrem("l", -1, "b")
-    p.linsert("l", "AFTER", "A", "X").lpos("l", "b").lpos("l", "zz", count=0)
-    p.lmove("l", "m", "RIGHT", "LEFT").rpoplpush("l", "m").lpushx("m", "0").rpushx("nope", "1")
-    p.ltrim("l", 0, 0).lrange("l", 0, -1).lrange("m", 0, -1).lset("l", 5, "x").lindex("s", 0)
+    p.rpush("l", "a", "b", "c", "b")
+    p.lindex("l", -1)
+    p.lset("l", 0, "A")
+    p.lrem("l", -1, "b")
+    p.linsert("l", "AFTER", "A", "X")
+    p.lpos("l", "b")
+    p.lpos("l", "zz", count=0)
+    p.lmove("l", "m", "RIGHT", "LEFT")
+    p.rpoplpush("l", "m")
+    p.lpushx("m", "0")
+    p.rpushx("nope", "1")
+    p.ltrim("l", 0, 0)
+    p.lrange("l", 0, -1)
+    p.lrange("m", 0, -1)
+    p.lset("l", 5, "x")
+    p.lindex("s", 0)
     replies = await p.execute(raise_on_error=False)
     assert replies[:14] == [
         4,
@@ -332,7 +344,8 @@ async def test_list_commands_in_a_pipeline(kv: AsyncClient) -> None:
 
 async def test_list_argument_error_in_a_transaction_aborts_it(kv: AsyncClient) -> None:
     p = kv.pipeline(transaction=True)
-    p.rpush("l", "a").lpos("l", "a", rank=0)
+    p.rpush("l", "a")
+    p.lpos("l", "a", rank=0)
     with pytest.raises(aiokv.TransactionAbortedError):
         await p.execute()
     assert await kv.exists("l") == 0
