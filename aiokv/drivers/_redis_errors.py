@@ -28,6 +28,7 @@ _REPLY_ERRORS: tuple[tuple[str, type[CommandError]], ...] = (
     ("ERR increment or decrement would overflow", IntegerOverflowError),
     ("ERR decrement would overflow", IntegerOverflowError),
     ("ERR value is not an integer", NotAnIntegerError),
+    ("ERR hash value is not an integer", NotAnIntegerError),
     ("OOM", OutOfMemoryError),
     ("NOPERM", PermissionDeniedError),
     ("ERR invalid expire time", InvalidArgumentError),
