@@ -242,6 +242,26 @@ def _discard(result: Awaitable[Any]) -> None:
         result.close()
 
 
+def _not_queued(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a walk (``scan_iter``, ``keys``...): it takes several round trips, so a pipeline
+    cannot queue it; a transaction runs it at once before ``multi()``."""
+
+    @functools.wraps(method)
+    def refuse(self: _Batch, *args: Any, **kwargs: Any) -> Any:
+        if self._run is not self._queue:
+            return method(self, *args, **kwargs)
+        raise InvalidArgumentError(
+            f"{method.__name__}() takes several round trips and cannot be queued in a "
+            "pipeline; call it on the client"
+        )
+
+    return refuse
+
+
 for _name, _method in inspect.getmembers(Commands, inspect.isfunction):
     if getattr(_method, "__aiokv_command__", False):
         setattr(_Batch, _name, _queued(_method))
+    elif not _name.startswith("_") and (
+        inspect.iscoroutinefunction(_method) or inspect.isasyncgenfunction(_method)
+    ):
+        setattr(_Batch, _name, _not_queued(_method))

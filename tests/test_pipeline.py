@@ -158,3 +158,11 @@ async def test_a_conflicting_write_reruns_the_function(kv: AsyncClient) -> None:
     with pytest.raises(aiokv.TransactionConflictError):
         await kv.transaction(always_conflicts, "n", max_attempts=3)
     assert await kv.get("n") == "104"
+
+
+async def test_walks_cannot_be_queued(kv: AsyncClient) -> None:
+    p = kv.pipeline()
+    for walk in (lambda: p.scan_iter(), lambda: p.keys(), lambda: p.hscan_iter("h")):
+        with pytest.raises(aiokv.InvalidArgumentError, match="pipeline"):
+            walk()
+    assert len(p) == 0

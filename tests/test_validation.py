@@ -90,9 +90,7 @@ async def test_bytes_keys_that_are_not_text_round_trip(kv: AsyncClient) -> None:
 async def test_a_refused_write_leaves_the_eviction_index_alone(policy: str) -> None:
     # Three refused writes used to leave index entries for keys that were never stored: every
     # later new key then raised KeyError (LRU) or OutOfMemoryError with an empty store.
-    async with AsyncClient(
-        driver="memory", memory_max_keys=3, memory_eviction_policy=policy
-    ) as kv:
+    async with AsyncClient(driver="memory", memory_max_keys=3, memory_eviction_policy=policy) as kv:
         for i in range(3):
             with pytest.raises(aiokv.InvalidArgumentError):
                 await kv.set(f"k{i}", "\ud800")
