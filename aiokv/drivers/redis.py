@@ -412,7 +412,12 @@ class RedisDriver:
     async def watch(self, keys: Sequence[str]) -> WatchSession:
         conn = await self._dedicated()
         session = RedisWatch(self, conn)
-        await session.run(("WATCH", *keys))
+        if keys:  # WATCH needs a key; without one the transaction is a plain MULTI/EXEC
+            reply = (await session.run(("WATCH", *keys)))[0]
+            if isinstance(reply, rexc.RedisError):
+                # Refused (an ACL without WATCH): going on would drop the check silently.
+                await session.close()
+                raise translate_error(reply, self._settings) from reply
         return session
 
     async def _dedicated(self) -> AbstractConnection:
