@@ -36,6 +36,8 @@ async def test_pipeline_replies_in_order(kv: AsyncClient) -> None:
     assert await p.execute() == [True, 2, "2"]
     assert len(p) == 0
     assert await p.execute() == []  # the queue was emptied
+    p.set("a", 5).incr("a").get("a")  # and the pipeline can be used again
+    assert await p.execute() == [True, 6, "6"]
 
 
 @pytest.mark.parametrize("transaction", [False, True])
