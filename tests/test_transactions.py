@@ -7,7 +7,9 @@ that ``tx`` watches, which is all a second client could reach in one process.
 
 from __future__ import annotations
 
+import ast
 import asyncio
+import inspect
 import json
 import os
 import random
@@ -403,14 +405,16 @@ _WORKER = textwrap.dedent(
 
     async def main(url, seed):
         async with AsyncClient(driver="redis", url=url, max_connections=8) as kv:
+            runs = [0]
             async def worker(n):
                 rng = random.Random(seed * 1000 + n)
                 moves = []
                 for _ in range(15):
-                    moves += await _transfer(kv, rng, yield_between=False)
+                    moves += await _transfer(kv, rng, yield_between=False, runs=runs)
                 return moves
             results = await asyncio.gather(*(worker(n) for n in range(12)))
-        print(json.dumps([move for result in results for move in result]))
+        moves = [move for result in results for move in result]
+        print(json.dumps({"moves": moves, "runs": runs[0]}))
 
     asyncio.run(main(sys.argv[1], int(sys.argv[2])))
     """
@@ -439,11 +443,14 @@ async def test_transfers_from_four_processes_keep_the_total(redis_server: RedisS
             for seed in range(4)
         ]
         moves: list[tuple[str, int]] = []
+        runs = 0
         try:
             for process in workers:
                 out, err = await asyncio.wait_for(process.communicate(), timeout=300)
                 assert process.returncode == 0, err.decode()
-                moves += [(account, delta) for account, delta in json.loads(out)]
+                report = json.loads(out)
+                moves += [(account, delta) for account, delta in report["moves"]]
+                runs += report["runs"]
         finally:
             for process in workers:
                 if process.returncode is None:
@@ -452,6 +459,7 @@ async def test_transfers_from_four_processes_keep_the_total(redis_server: RedisS
         balances = [int(await kv.get(account) or 0) for account in ACCOUNTS]
     _check_balances(balances, moves)
     assert moves, "no transfer went through"
+    assert runs > 4 * 12 * 15, "no transaction ever had to run again: the test proves nothing"
 
 
 async def test_a_refused_watch_raises(redis_server: RedisServer) -> None:
@@ -485,3 +493,50 @@ async def test_a_transaction_without_keys_is_a_plain_multi_exec(kv: AsyncClient)
         tx.set("k", "v")
 
     assert await kv.transaction(func) == [True]
+
+
+# The README's "Batches and transactions" block, run on both drivers.
+README_BLOCK = """
+from aiokv import TransactionAbortedError, WrongTypeError
+
+# A pipeline: one round trip, the replies in order.
+p = kv.pipeline()
+p.set("visits", 0).incr("visits").incr("visits")
+assert await p.execute() == [True, 1, 2]
+
+# A transaction (MULTI/EXEC): nothing else runs in between. A command that fails as it runs
+# fails alone; the others apply.
+await kv.rpush("queue", "job")
+p = kv.pipeline(transaction=True)
+p.incr("visits").incr("queue").incr("visits")
+replies = await p.execute(raise_on_error=False)
+assert replies[0] == 3 and isinstance(replies[1], WrongTypeError) and replies[2] == 4
+
+# A command refused when queued (a bad argument) aborts the whole transaction.
+p.set("visits", 0).expire("visits", float("nan"))
+try:
+    await p.execute()
+except TransactionAbortedError:
+    assert await kv.get("visits") == "4"  # nothing was applied
+
+# Optimistic check-and-set: read the watched keys, call tx.multi(), then queue the writes.
+# If another client changes "alice" or "bob" before EXEC, transfer runs again.
+async def transfer(tx):
+    balance = int(await tx.get("alice") or 0)
+    if balance < 30:
+        raise ValueError("insufficient funds")  # raised by kv.transaction; nothing applied
+    tx.multi()
+    tx.decrby("alice", 30).incrby("bob", 30)
+
+await kv.set("alice", 100)
+assert await kv.transaction(transfer, "alice", "bob") == [70, 30]
+"""
+
+
+async def test_readme_block_runs(kv: AsyncClient) -> None:
+    code = compile(README_BLOCK, "README.md", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+    result = eval(code, {"kv": kv, "__name__": "readme"})
+    if inspect.isawaitable(result):
+        await result
+    assert await kv.get("visits") == "4"  # the aborted transaction applied nothing
+    assert await kv.get("bob") == "30"
