@@ -29,7 +29,7 @@ PFMERGE = Command(
 
 
 class HyperLogLogCommands(Facade):
-    """Distinct counts in at most 12 KiB per key, with a standard error of 0.81%.
+    """Distinct counts in a fixed size per key (12 KiB on a server), standard error 0.81%.
 
     Redis stores a HyperLogLog as a string: ``type()`` says ``"string"`` and ``set()``
     replaces it. On a server ``get_bytes()`` returns its encoding; on the memory driver the other
