@@ -46,11 +46,11 @@ class _Queue(dict[Command, Callable[..., Any]]):
         self._pipeline = pipeline
 
     def __missing__(self, spec: Command) -> Callable[..., Any]:
-        calls = self._pipeline._calls
         pipeline = self._pipeline
 
         def queue(*args: Any) -> Any:
-            calls.append((spec, args))
+            # Looked up on each call: execute() starts a new list, and the pipeline is reusable.
+            pipeline._calls.append((spec, args))
             return pipeline
 
         self[spec] = queue

@@ -10,6 +10,17 @@ the same class (``type(exc)``), whether it comes from the server, the memory dri
 facade's own argument checks. At the end of every example the whole keyspace of both stores is
 compared too.
 
+Programs also hold batches: pipelines (``kv.pipeline()``) and MULTI/EXEC transactions
+(``kv.pipeline(transaction=True)``) of the same calls (those a pipeline can queue), executed
+with ``raise_on_error`` True or False. Their replies are compared in place (errors by class), as
+is the error a batch raises (TransactionAbortedError when a call was refused while queued, or
+the first failed call's error with its ``replies``).
+
+Adding a command: one line in FAMILIES (``_call("strlen", key_st)``); if it is a command
+method (``@command``) it is drawn inside pipelines and transactions too. A new family is one
+entry in FAMILIES, plus one in READERS when it brings a new type, so that the final keyspaces
+compare its contents.
+
 Timing never decides a reply: every positive TTL is at least 100 s (``ttl``/``pttl`` are
 compared with a tolerance), and TTLs that round to 0 ms or less delete or are rejected at once.
 
@@ -24,6 +35,7 @@ VERSIONS below for valkey.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -31,12 +43,14 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from servers import RedisServer
 
 import aiokv
 from aiokv import AsyncClient
+from aiokv._pipeline import Transaction
+from aiokv.commands import Commands
 
 EXAMPLES = int(os.environ.get("AIOKV_HYPOTHESIS_EXAMPLES", "200"))
 
@@ -300,23 +314,84 @@ FAMILIES: dict[str, list[st.SearchStrategy[Call]]] = {
         _call("sismember", key_st, member_st),
         _call("scard", key_st),
     ],
+    "hyperloglog": [
+        _variadic("pfadd", st.one_of(member_st, value_st)),
+        _variadic("pfadd", st.sampled_from(("x", "y", "z", 1, "1"))),
+        keys_list_st.map(lambda keys: Call("pfcount", tuple(keys))),
+        _variadic("pfmerge", key_st),
+        # Plain strings for PFADD & co. to refuse (the strings family is not drawn with this one).
+        _call("set", key_st, st.sampled_from(SPECIAL_TEXT + SPECIAL_BYTES)),
+    ],
 }
+
+# Families never drawn together. The memory driver keeps a HyperLogLog as a sketch, so string
+# commands raise WrongTypeError on it where a server reads its encoded bytes (documented in
+# aiokv/drivers/_memory/hyperloglog.py).
+APART: dict[str, set[str]] = {"hyperloglog": {"strings", "counters"}}
 
 
 DATA_FAMILIES = sorted(set(FAMILIES) - {"keyspace"})
 
 
+# The calls a pipeline can queue: the command methods (not set_json, keys, scan_iter...).
+PIPELINED = frozenset(
+    name
+    for name, method in inspect.getmembers(Commands, inspect.isfunction)
+    if getattr(method, "__aiokv_command__", False)
+)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A pipeline (or MULTI/EXEC transaction) of calls, executed with ``raise_on_error``."""
+
+    calls: tuple[Call, ...]
+    transaction: bool
+    raise_on_error: bool
+
+    def __repr__(self) -> str:
+        queued = "".join("\n      ." + repr(call).removeprefix("kv.") for call in self.calls)
+        return (
+            f"kv.pipeline(transaction={self.transaction}){queued}"
+            f"\n      .execute(raise_on_error={self.raise_on_error})"
+        )
+
+
+Step = Call | Batch
+
+
+def _apart(families: list[str]) -> list[str]:
+    """Drop the families that may not be drawn with an earlier one (see APART)."""
+    kept: list[str] = []
+    for name in families:
+        if not any(name in APART.get(k, ()) or k in APART.get(name, ()) for k in kept):
+            kept.append(name)
+    return kept
+
+
+def _pipelined(calls: list[Call]) -> tuple[Call, ...]:
+    """The calls a pipeline can queue (dropping the others rejects no example)."""
+    return tuple(call for call in calls if call.name in PIPELINED) or (Call("ping"),)
+
+
 @st.composite
-def program_st(draw: st.DrawFn) -> list[Call]:
-    families = draw(st.lists(st.sampled_from(DATA_FAMILIES), min_size=1, max_size=3))
+def program_st(draw: st.DrawFn) -> list[Step]:
+    families = _apart(draw(st.lists(st.sampled_from(DATA_FAMILIES), min_size=1, max_size=3)))
     data_st = st.one_of([call for name in families for call in FAMILIES[name]])
     # Two data calls for one keyspace call (one_of alone would flatten, weighting by branches).
     keyspace_st = st.one_of(FAMILIES["keyspace"])
     call_st = st.sampled_from((data_st, data_st, keyspace_st)).flatmap(lambda chosen: chosen)
+    batch_st = st.builds(
+        Batch,
+        st.lists(call_st, min_size=1, max_size=8).map(_pipelined),
+        st.booleans(),
+        st.booleans(),
+    )
+    step_st = st.one_of(call_st, call_st, call_st, batch_st)
     # A drawn length: st.lists alone mostly makes very short programs.
-    size = draw(st.integers(1, 40))
-    calls: list[Call] = draw(st.lists(call_st, min_size=size, max_size=size))
-    return calls
+    size = draw(st.integers(1, 30))
+    steps: list[Step] = draw(st.lists(step_st, min_size=size, max_size=size))
+    return steps
 
 
 # -- running a call on one client --------------------------------------------------------------
@@ -356,6 +431,36 @@ async def _outcome(kv: AsyncClient, call: Call) -> Any:
         return Raised(type(exc), str(exc))
 
 
+def _in_place(reply: Any) -> Any:
+    return Raised(type(reply), str(reply)) if isinstance(reply, BaseException) else reply
+
+
+@dataclass(frozen=True)
+class BatchRaised:
+    """``execute()`` raised: its class, and the replies it carried (compared in place)."""
+
+    kind: type[BaseException]
+    message: str
+    replies: list[Any] | None
+
+    def __repr__(self) -> str:
+        return f"raised {self.kind.__name__}({self.message!r}) with replies={self.replies!r}"
+
+
+async def _batch_outcome(kv: AsyncClient, batch: Batch) -> list[Any] | BatchRaised:
+    p = kv.pipeline(transaction=batch.transaction)
+    for call in batch.calls:
+        # Queueing never raises: an argument error takes the call's place among the replies.
+        getattr(p, call.name)(*call.args, **call.kwargs)
+    try:
+        replies = await p.execute(raise_on_error=batch.raise_on_error)
+    except Exception as exc:
+        carried = getattr(exc, "replies", None)
+        in_place = None if carried is None else [_in_place(r) for r in carried]
+        return BatchRaised(type(exc), str(exc), in_place)
+    return [_in_place(reply) for reply in replies]
+
+
 def _same(call: Call, memory: Any, redis: Any) -> bool:
     if isinstance(memory, Raised) or isinstance(redis, Raised):
         return bool(memory == redis)
@@ -371,24 +476,62 @@ def _same(call: Call, memory: Any, redis: Any) -> bool:
     return bool(memory == redis)
 
 
+def _same_replies(calls: tuple[Call, ...], memory: Any, redis: Any) -> bool:
+    if memory is None or redis is None:
+        return memory is redis
+    if len(memory) != len(calls) or len(redis) != len(calls):
+        return False
+    return all(_same(c, m, r) for c, m, r in zip(calls, memory, redis, strict=True))
+
+
+def _same_step(step: Step, memory: Any, redis: Any) -> bool:
+    if isinstance(step, Call):
+        return _same(step, memory, redis)
+    if isinstance(memory, BatchRaised) and isinstance(redis, BatchRaised):
+        return memory.kind is redis.kind and _same_replies(
+            step.calls, memory.replies, redis.replies
+        )
+    if isinstance(memory, list) and isinstance(redis, list):
+        return _same_replies(step.calls, memory, redis)
+    return False
+
+
+async def _string_contents(kv: AsyncClient, key: str) -> Any:
+    try:
+        return ("hyperloglog", await kv.pfcount(key))
+    except aiokv.WrongTypeError:
+        return await kv.get_bytes(key)
+
+
+# How the final keyspaces are compared: TYPE -> the contents of a key of that type.
+READERS: dict[str, Callable[[AsyncClient, str], Awaitable[Any]]] = {
+    "string": _string_contents,
+    "hash": lambda kv, key: kv.hgetall(key),
+    "list": lambda kv, key: kv.lrange(key, 0, -1),
+    "set": lambda kv, key: kv.smembers(key),
+}
+
+
 async def _snapshot(kv: AsyncClient) -> dict[str, Any]:
     """Everything observable about the store: each key's type, contents and TTL sign."""
     state: dict[str, Any] = {"dbsize": await kv.dbsize(), "keys": sorted(await kv.keys())}
     for key in KEYS:
         kind = await kv.type(key)
-        if kind == "string":
-            contents: Any = await kv.get_bytes(key)
-        elif kind == "hash":
-            contents = await kv.hgetall(key)
-        elif kind == "list":
-            contents = await kv.lrange(key, 0, -1)
-        elif kind == "set":
-            contents = await kv.smembers(key)
-        else:
-            contents = None
+        contents = await READERS[kind](kv, key) if kind != "none" else None
         ttl = await kv.pttl(key)
         state[key] = (kind, contents, "no ttl" if ttl < 0 else "ttl")
     return state
+
+
+def _count_batch(batch: Batch, outcome: list[Any] | BatchRaised) -> None:
+    """What kinds of batches were drawn (``pytest --hypothesis-show-statistics``)."""
+    kind = "transaction" if batch.transaction else "pipeline"
+    if isinstance(outcome, BatchRaised):
+        event(f"{kind} raised {outcome.kind.__name__}")
+    elif any(isinstance(reply, Raised) for reply in outcome):
+        event(f"{kind} with an error in place")
+    else:
+        event(f"{kind} without error")
 
 
 # -- the two clients, opened once per module -------------------------------------------------
@@ -431,18 +574,24 @@ class Pair:
         finally:
             self.loop.close()
 
-    async def check(self, program: list[Call]) -> None:
+    async def check(self, program: list[Step]) -> None:
         await self.memory.flushdb()
         await self.redis.flushdb()
         log: list[str] = []
-        for call in program:
-            memory = await _outcome(self.memory, call)
-            redis = await _outcome(self.redis, call)
-            log.append(f"{call!r} -> {redis!r}")
-            if not _same(call, memory, redis):
+        for step in program:
+            if isinstance(step, Batch):
+                memory: Any = await _batch_outcome(self.memory, step)
+                redis: Any = await _batch_outcome(self.redis, step)
+            else:
+                memory = await _outcome(self.memory, step)
+                redis = await _outcome(self.redis, step)
+            if isinstance(step, Batch):
+                _count_batch(step, redis)
+            log.append(f"{step!r} -> {redis!r}")
+            if not _same_step(step, memory, redis):
                 trace = "\n  ".join(log)
                 raise AssertionError(
-                    f"drivers disagree on {call!r}:\n  memory: {memory!r}\n  server: {redis!r}"
+                    f"drivers disagree on {step!r}:\n  memory: {memory!r}\n  server: {redis!r}"
                     f"\nsequence (server replies):\n  {trace}"
                 )
         memory_state = await _snapshot(self.memory)
@@ -473,7 +622,19 @@ def pair(request: pytest.FixtureRequest, redis_server: RedisServer) -> Iterator[
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(program=program_st())
-def test_memory_driver_answers_like_the_server(pair: Pair, program: list[Call]) -> None:
+# Batches drawn often enough anyway, here for sure: a transaction where WRONGTYPE fails one call
+# (the others apply), one aborted by a call refused when queued (nothing applies), and a plain
+# pipeline where the refused call fails alone.
+@example(
+    program=[
+        Call("rpush", ("a", "x")),
+        Batch((Call("set", ("b", "1")), Call("incr", ("a",)), Call("incr", ("b",))), True, False),
+        Batch((Call("incr", ("b",)), Call("lpop", ("a",)), Call("pfadd", ("a", "x"))), True, True),
+        Batch((Call("set", ("b", "2")), Call("expire", ("b", float("nan")))), True, False),
+        Batch((Call("pfcount", ()), Call("set", ("ab", None)), Call("incr", ("b",))), False, False),
+    ]
+)
+def test_memory_driver_answers_like_the_server(pair: Pair, program: list[Step]) -> None:
     pair.run(pair.check(program))
 
 
@@ -582,3 +743,40 @@ async def test_unencodable_member_fails_the_whole_command(kv: AsyncClient) -> No
     await kv.set("str", "v")
     with pytest.raises(aiokv.InvalidArgumentError):  # before WRONGTYPE: the command is never sent
         await kv.sismember("str", "\ud800")
+
+
+@pytest.mark.parametrize("transaction", [False, True])
+async def test_unencodable_command_fails_alone_in_a_batch(
+    kv: AsyncClient, transaction: bool
+) -> None:
+    # A lone surrogate cannot be sent: the redis driver raised for the whole batch and sent
+    # nothing, where the memory driver failed that command alone. It now fails alone on both
+    # (a batch's commands after it still apply), like a command a server refuses as it runs.
+    p = kv.pipeline(transaction=transaction)
+    p.sadd("s", "x").sadd("s", "\ud800").rpush("l", "y")
+    replies = await p.execute(raise_on_error=False)
+    assert replies[0] == 1
+    assert isinstance(replies[1], aiokv.InvalidArgumentError)
+    assert replies[2] == 1
+    assert await kv.smembers("s") == {"x"}
+    p.sadd("s", "\ud800")  # only unsendable commands: each fails, nothing else happens
+    assert [type(r) for r in await p.execute(raise_on_error=False)] == [aiokv.InvalidArgumentError]
+
+
+async def test_unencodable_command_in_kv_transaction(kv: AsyncClient) -> None:
+    # Before multi() it raised a bare UnicodeEncodeError on the redis driver (and closed the
+    # watch); queued, it failed the whole EXEC there. Now InvalidArgumentError, as on memory.
+    await kv.set("n", 1)
+
+    async def func(tx: Transaction) -> None:
+        with pytest.raises(aiokv.InvalidArgumentError):
+            await tx.sadd("s", "\ud800")
+        value = int(await tx.get("n") or 0)
+        tx.multi()
+        tx.set("n", value + 1).sadd("s", "\ud800").incr("n")
+
+    with pytest.raises(aiokv.InvalidArgumentError) as caught:
+        await kv.transaction(func, "n")
+    assert caught.value.replies[0] is True  # type: ignore[attr-defined]
+    assert caught.value.replies[2] == 3  # type: ignore[attr-defined]
+    assert await kv.get("n") == "3"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ._base import DEFAULT, Command, Table, _Default, command
 from .hashes import HashCommands
+from .hyperloglog import HyperLogLogCommands
 from .keys import KeyCommands
 from .lists import ListCommands
 from .sets import SetCommands
@@ -15,5 +16,7 @@ from .strings import StringCommands
 __all__ = ["DEFAULT", "Command", "Commands", "Table", "_Default", "command"]
 
 
-class Commands(StringCommands, KeyCommands, HashCommands, ListCommands, SetCommands):
+class Commands(
+    StringCommands, KeyCommands, HashCommands, ListCommands, SetCommands, HyperLogLogCommands
+):
     """Every command method, for :class:`~aiokv.AsyncClient` and :class:`~aiokv.Pipeline`."""

@@ -44,6 +44,7 @@ from .._settings import KVSettings
 from ..commands._base import Command, Table
 from ._eviction import Evictor
 from ._memory.hashes import HashHandlers
+from ._memory.hyperloglog import HyperLogLogHandlers
 from ._memory.keys import KeyHandlers
 from ._memory.lists import ListHandlers
 from ._memory.sets import SetHandlers
@@ -87,7 +88,9 @@ def run_now(step: Coroutine[Any, Any, Any]) -> Any:
     raise AssertionError("a memory-driver handler suspended")
 
 
-class MemoryDriver(StringHandlers, KeyHandlers, HashHandlers, ListHandlers, SetHandlers):
+class MemoryDriver(
+    StringHandlers, KeyHandlers, HashHandlers, ListHandlers, SetHandlers, HyperLogLogHandlers
+):
     """Redis semantics in a dict. See :class:`aiokv._protocol.Driver`."""
 
     def __init__(self, settings: KVSettings, clock: Callable[[], float] = time.monotonic) -> None:

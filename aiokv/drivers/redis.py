@@ -264,6 +264,20 @@ class RedisDriver:
     async def execute_many(
         self, calls: Sequence[tuple[Command, tuple[Any, ...]]], atomic: bool
     ) -> list[Any]:
+        try:
+            return await self._execute_many(calls, atomic)
+        except InvalidArgumentError as exc:
+            replies = await _without_unsendable(
+                exc, calls, lambda rest: self._execute_many(rest, atomic)
+            )
+        assert replies is not None  # only a watch answers None
+        return replies
+
+    async def _execute_many(
+        self, calls: Sequence[tuple[Command, tuple[Any, ...]]], atomic: bool
+    ) -> list[Any]:
+        if not calls and not atomic:
+            return []
         words = [_words(spec, args) for spec, args in calls]
         if atomic:
             words = [("MULTI",), *words, ("EXEC",)]
@@ -430,7 +444,16 @@ class RedisDriver:
     async def watch(self, keys: Sequence[str]) -> WatchSession:
         conn = await self._dedicated()
         session = RedisWatch(self, conn)
-        await session.run(("WATCH", *keys))
+        if keys:  # WATCH needs a key; without one the transaction is a plain MULTI/EXEC
+            try:
+                reply = (await session.run(("WATCH", *keys)))[0]
+            except InvalidArgumentError:  # a key that cannot be sent: give the connection back
+                await session.close()
+                raise
+            if isinstance(reply, rexc.RedisError):
+                # Refused (an ACL without WATCH): going on would drop the check silently.
+                await session.close()
+                raise translate_error(reply, self._settings) from reply
         return session
 
     async def _dedicated(self) -> AbstractConnection:
@@ -441,6 +464,39 @@ class RedisDriver:
             return await self._acquire()
         except rexc.RedisError as exc:
             raise translate_error(exc, self._settings, 1) from exc
+
+
+def _unsendable(spec: Command, args: tuple[Any, ...]) -> InvalidArgumentError | None:
+    """The error of a command whose text cannot be encoded (a lone surrogate), else None."""
+    for word in _words(spec, args):
+        if type(word) is str:
+            try:
+                word.encode("utf-8", "surrogateescape")
+            except UnicodeEncodeError as exc:
+                return InvalidArgumentError(f"cannot send this argument: {exc}")
+    return None
+
+
+Calls = Sequence[tuple[Command, tuple[Any, ...]]]
+
+
+async def _without_unsendable(
+    error: InvalidArgumentError, calls: Calls, run: Callable[[Calls], Awaitable[list[Any] | None]]
+) -> list[Any] | None:
+    """Run a batch again without the commands that could not be encoded (nothing was sent).
+
+    Each of those fails alone, in place, as a command the server refuses while running would,
+    and as on the memory driver; ``error`` is raised again if no command is to blame.
+    """
+    failed = {i: e for i, (spec, args) in enumerate(calls) if (e := _unsendable(spec, args))}
+    if not failed:
+        raise error
+    rest = [call for i, call in enumerate(calls) if i not in failed]
+    replies = await run(rest)  # even if empty: MULTI/EXEC still checks a watch
+    if replies is None:
+        return None
+    answers = iter(replies)
+    return [failed[i] if i in failed else next(answers) for i in range(len(calls))]
 
 
 async def _exchange(conn: AbstractConnection, words: Sequence[Words]) -> list[Any]:
@@ -486,6 +542,8 @@ class RedisWatch:
         settings = self._driver._settings
         try:
             return await _exchange(conn, words)
+        except (UnicodeEncodeError, TypeError) as exc:  # nothing was sent: the watch holds
+            raise InvalidArgumentError(f"cannot send this argument: {exc}") from exc
         except rexc.ConnectionError as exc:
             await self.close()
             if not readonly:
@@ -508,6 +566,12 @@ class RedisWatch:
         return _decode(spec, args, reply)
 
     async def exec(self, calls: Sequence[tuple[Command, tuple[Any, ...]]]) -> list[Any] | None:
+        try:
+            return await self._exec(calls)
+        except InvalidArgumentError as exc:
+            return await _without_unsendable(exc, calls, self._exec)
+
+    async def _exec(self, calls: Sequence[tuple[Command, tuple[Any, ...]]]) -> list[Any] | None:
         words = [("MULTI",), *(_words(spec, args) for spec, args in calls), ("EXEC",)]
         replies = await self.run(*words, readonly=False)
         self._watching = False  # EXEC (or its abort) ends the watch
