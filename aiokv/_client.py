@@ -24,7 +24,7 @@ from ._codec import (
     positive_ttl_ms,
 )
 from ._exceptions import ClientClosedError, InvalidArgumentError, TransactionConflictError
-from ._pipeline import Pipeline, Transaction, _Conflict
+from ._pipeline import AtomicPipeline, Pipeline, Transaction, _Conflict
 from ._protocol import Driver
 from ._script import Script, ScriptArg
 from ._settings import KVSettings
@@ -342,7 +342,7 @@ class AsyncClient(Commands):
         Returns:
             A :class:`~aiokv.Pipeline` with every command method of the client.
         """
-        return Pipeline(self, transaction)
+        return AtomicPipeline(self, True) if transaction else Pipeline(self, False)
 
     async def transaction(
         self,

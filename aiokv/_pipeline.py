@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -17,7 +17,7 @@ from typing_extensions import Self
 
 from ._exceptions import InvalidArgumentError, TransactionAbortedError
 from .commands import Commands
-from .commands._base import Command, Table, constant
+from .commands._base import Command, Table
 
 if TYPE_CHECKING:
     from ._client import AsyncClient
@@ -76,6 +76,7 @@ class _Batch(Commands):
         self._default_px = client._default_px
         self._transaction = transaction
         self._calls: list[tuple[Command | None, Any]] = []
+        self._plain = True  # every entry is a command (no answer or error kept in place)
         self._queue = _Queue(self)
         self._run = self._queue
 
@@ -88,6 +89,29 @@ class _Batch(Commands):
 
     def _refuse(self, error: BaseException) -> None:
         self._calls.append((None, error))
+        self._plain = False
+
+    def _constant(self, value: Any) -> Any:
+        if self._run is not self._queue:  # a transaction before multi(): as the client does
+            return super()._constant(value)
+        self._calls.append((None, value))
+        self._plain = False
+        return self
+
+    def _several_round_trips(self, steps: Coroutine[Any, Any, Any]) -> Any:
+        if self._run is not self._queue:
+            return steps
+        steps.close()
+        raise InvalidArgumentError(
+            "this call takes several round trips here (a key prefix is set) and cannot be "
+            "queued in a pipeline; call it on the client"
+        )
+
+    async def _driver_keys(self, pattern: str) -> list[str]:
+        return await self._client._driver_keys(pattern)
+
+    def _driver_scan(self, pattern: str, count: int) -> AsyncIterator[str]:
+        return self._client._driver_scan(pattern, count)
 
     async def execute(self, *, raise_on_error: bool = True) -> list[Any]:
         """Send the queued commands; return their replies in order. The queue is emptied.
@@ -104,8 +128,14 @@ class _Batch(Commands):
                 held a write: it may have been applied).
         """
         calls, self._calls = self._calls, []
+        plain, self._plain = self._plain, True
         if not calls:
             return []
+        if plain:
+            replies = await self._send(calls)  # type: ignore[arg-type]
+            if raise_on_error:
+                _raise_first(replies)
+            return replies
         if self._transaction:
             refused = [
                 (i, arg)
@@ -121,10 +151,7 @@ class _Batch(Commands):
         answers = iter(await self._send(sent) if sent else [])
         replies = [next(answers) if spec is not None else arg for spec, arg in calls]
         if raise_on_error:
-            for reply in replies:
-                if isinstance(reply, BaseException):
-                    reply.replies = replies  # type: ignore[attr-defined]
-                    raise reply
+            _raise_first(replies)
         return replies
 
     async def _send(self, calls: list[tuple[Command, Any]]) -> list[Any]:
@@ -137,16 +164,17 @@ class Pipeline(_PipelineCommands, _Batch):  # type: ignore[misc]
 
     Every command method of :class:`~aiokv.AsyncClient` is here with the same arguments; it
     queues the command and returns the pipeline (``p.set("a", 1).incr("n").get("a")``).
-    Arguments are checked when a command is queued; an argument error is not raised there but
-    takes that command's place among the replies, like an error reply from the server.
+    Arguments are checked when a command is queued: an argument error is raised by that call,
+    as by the client's method, and nothing is queued for it.
 
     ``async with kv.pipeline() as p:`` executes the queue when the block ends without an
     exception (the replies are then in ``p.replies``).
 
     With ``transaction=True`` the queue runs as MULTI/EXEC: nothing else interleaves, on both
     drivers. As on a server, a command that fails while running (WRONGTYPE, say) fails alone and
-    the others still apply, while a command refused when queued (a bad argument) aborts the whole
-    transaction: ``execute()`` raises :class:`~aiokv.TransactionAbortedError` and nothing applies.
+    the others still apply, while a command refused when queued (a bad argument) is not raised
+    at the call but aborts the whole transaction: ``execute()`` raises
+    :class:`~aiokv.TransactionAbortedError` and nothing applies.
     """
 
     def __init__(self, client: AsyncClient, transaction: bool) -> None:
@@ -166,6 +194,14 @@ class Pipeline(_PipelineCommands, _Batch):  # type: ignore[misc]
             self.replies = await self.execute()
         else:
             self._calls = []
+
+
+class AtomicPipeline(Pipeline):
+    """``kv.pipeline(transaction=True)``: a :class:`Pipeline` run as MULTI/EXEC.
+
+    A command refused when queued (a bad argument) is not raised at the call: it aborts the
+    whole transaction when it executes (:class:`~aiokv.TransactionAbortedError`), as on a server.
+    """
 
 
 class Transaction(_Batch):
@@ -196,50 +232,33 @@ class Transaction(_Batch):
         return replies
 
 
+def _raise_first(replies: list[Any]) -> None:
+    for reply in replies:
+        if isinstance(reply, BaseException):
+            reply.replies = replies  # type: ignore[attr-defined]
+            raise reply
+
+
 class _Conflict(Exception):
     """A watched key changed: run the transaction's function again."""
 
 
 def _queued(method: Callable[..., Any]) -> Callable[..., Any]:
-    """Wrap a command method for a pipeline: queue it, and keep an argument error in place."""
+    """Wrap a command method for a transaction: an argument error is kept in its place (it
+    aborts the transaction at ``execute()``, as EXECABORT does), and before ``multi()`` the
+    command runs at once."""
 
     @functools.wraps(method)
     def queue(self: _Batch, *args: Any, **kwargs: Any) -> Any:
         if self._run is not self._queue:
             return method(self, *args, **kwargs)  # a transaction before multi(): run at once
         try:
-            result = method(self, *args, **kwargs)
+            return method(self, *args, **kwargs)
         except Exception as error:
             self._refuse(error)
             return self
-        if result is not self:
-            # delete() of no keys and the like answer without the store: keep their answer.
-            if inspect.iscoroutine(result) and result.cr_code is constant.__code__:
-                self._calls.append((None, _run_constant(result)))
-            else:
-                _discard(result)
-                self._refuse(
-                    InvalidArgumentError(
-                        f"{method.__name__}() takes several round trips here (a key prefix is "
-                        "set) and cannot be queued in a pipeline; call it on the client"
-                    )
-                )
-        return self
 
     return queue
-
-
-def _run_constant(step: Coroutine[Any, Any, Any]) -> Any:
-    try:
-        step.send(None)
-    except StopIteration as done:
-        return done.value
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _discard(result: Awaitable[Any]) -> None:
-    if inspect.iscoroutine(result):
-        result.close()
 
 
 def _not_queued(method: Callable[..., Any]) -> Callable[..., Any]:
@@ -260,7 +279,8 @@ def _not_queued(method: Callable[..., Any]) -> Callable[..., Any]:
 
 for _name, _method in inspect.getmembers(Commands, inspect.isfunction):
     if getattr(_method, "__aiokv_command__", False):
-        setattr(_Batch, _name, _queued(_method))
+        setattr(AtomicPipeline, _name, _queued(_method))
+        setattr(Transaction, _name, _queued(_method))
     elif not _name.startswith("_") and (
         inspect.iscoroutinefunction(_method) or inspect.isasyncgenfunction(_method)
     ):

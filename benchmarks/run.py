@@ -28,7 +28,7 @@ def _fix_sys_path() -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from benchmarks import bench_memory, bench_reaper, bench_redis
+    from benchmarks import bench_batch, bench_memory, bench_reaper, bench_redis
 
     parser = argparse.ArgumentParser(
         prog="benchmarks/run.py",
@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("memory", bench_memory, "set+get vs floor, cashews, aiocache, fakeredis"),
         ("reaper", bench_reaper, "event-loop lag while the memory driver reclaims expired keys"),
         ("redis", bench_redis, "aiokv's redis driver vs redis.asyncio, coredis, valkey-glide"),
+        ("batch", bench_batch, "pipelines and mget vs redis-py; memory pipelines vs single calls"),
     )
     for name, module, help_text in commands:
         cmd = sub.add_parser(name, help=help_text, description=module.__doc__)

@@ -449,16 +449,29 @@ class BatchRaised:
 
 async def _batch_outcome(kv: AsyncClient, batch: Batch) -> list[Any] | BatchRaised:
     p = kv.pipeline(transaction=batch.transaction)
-    for call in batch.calls:
-        # Queueing never raises: an argument error takes the call's place among the replies.
-        getattr(p, call.name)(*call.args, **call.kwargs)
+    refused: dict[int, Exception] = {}
+    for i, call in enumerate(batch.calls):
+        # In a transaction an argument error takes the call's place (and aborts it at EXEC);
+        # a plain pipeline raises it from the call and queues nothing for it.
+        try:
+            getattr(p, call.name)(*call.args, **call.kwargs)
+        except Exception as exc:
+            assert not batch.transaction, f"a transaction raised at queue time: {exc!r}"
+            refused[i] = exc
+
+    def merged(replies: list[Any]) -> list[Any]:
+        answers = iter(replies)
+        return [
+            _in_place(refused[i]) if i in refused else _in_place(next(answers))
+            for i in range(len(batch.calls))
+        ]
+
     try:
         replies = await p.execute(raise_on_error=batch.raise_on_error)
     except Exception as exc:
         carried = getattr(exc, "replies", None)
-        in_place = None if carried is None else [_in_place(r) for r in carried]
-        return BatchRaised(type(exc), str(exc), in_place)
-    return [_in_place(reply) for reply in replies]
+        return BatchRaised(type(exc), str(exc), None if carried is None else merged(carried))
+    return merged(replies)
 
 
 def _same(call: Call, memory: Any, redis: Any) -> bool:

@@ -54,15 +54,17 @@ async def test_a_failing_command_does_not_stop_the_others(kv: AsyncClient) -> No
     assert replies[1] == "2"
 
 
-async def test_argument_errors_take_their_place(kv: AsyncClient) -> None:
-    p = kv.pipeline()
-    p.set("a", "1").set("b", "2", ttl=-1).lpop("l", -1).set("c", [1])  # type: ignore[arg-type]
-    replies = await p.execute(raise_on_error=False)
-    assert replies[0] is True
-    assert isinstance(replies[1], aiokv.InvalidArgumentError)
-    assert isinstance(replies[2], aiokv.InvalidArgumentError)
-    assert isinstance(replies[3], TypeError)
-    assert await kv.exists("a", "b", "c") == 1
+async def test_argument_errors_are_raised_by_the_call(kv: AsyncClient) -> None:
+    p = kv.pipeline().set("a", "1")
+    with pytest.raises(aiokv.InvalidArgumentError):
+        p.set("b", "2", ttl=-1)
+    with pytest.raises(aiokv.InvalidArgumentError):
+        p.lpop("l", -1)
+    with pytest.raises(TypeError):
+        p.set("c", [1])  # type: ignore[arg-type]
+    assert len(p) == 1  # nothing queued for the refused calls
+    assert await p.set("d", "4").execute() == [True, True]
+    assert sorted(await kv.keys()) == ["a", "d"]
 
 
 async def test_a_transaction_refused_at_queue_time_applies_nothing(kv: AsyncClient) -> None:
@@ -102,10 +104,13 @@ async def test_commands_of_several_round_trips_are_refused_with_a_prefix(
     make_client: Callable[..., AsyncClient],
 ) -> None:
     async with make_client(key_prefix="app:") as kv:
-        replies = await kv.pipeline().set("k", "v").dbsize().execute(raise_on_error=False)
-        assert replies[0] is True
-        assert isinstance(replies[1], aiokv.InvalidArgumentError)
-        assert "pipeline" in str(replies[1])
+        p = kv.pipeline().set("k", "v")
+        with pytest.raises(aiokv.InvalidArgumentError, match="pipeline"):
+            p.dbsize()
+        assert await p.execute() == [True]
+        tx = kv.pipeline(transaction=True).set("k", "w").flushdb()
+        with pytest.raises(aiokv.TransactionAbortedError):
+            await tx.execute()
         assert await kv.pipeline().get("k").execute() == ["v"]  # the prefix applies
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Coroutine
+from typing import Any
+
 from .._codec import normalize_key
-from ._base import Table
+from ._base import Table, constant
 
 __all__ = ["Facade"]
 
@@ -23,6 +26,14 @@ class Facade:
         """``key`` under the client's prefix, spelled as a server stores it."""
         full = self._prefix + key
         return full if full.isascii() else normalize_key(full)
+
+    def _constant(self, value: Any) -> Awaitable[Any]:
+        """The reply of a call that needs no round trip (``delete()`` of no keys)."""
+        return constant(value)
+
+    def _several_round_trips(self, steps: Coroutine[Any, Any, Any]) -> Awaitable[Any]:
+        """A call that takes several round trips (``dbsize`` with a key prefix)."""
+        return steps
 
     def _keys(self, keys: tuple[str, ...]) -> list[str]:
         prefix = self._prefix

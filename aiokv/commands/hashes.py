@@ -12,7 +12,6 @@ from ._base import (
     Command,
     as_float,
     command,
-    constant,
     text,
     text_dict,
     text_list,
@@ -150,7 +149,7 @@ class HashCommands(Facade):
     def hdel(self, key: str, *fields: str) -> Awaitable[int]:
         """Delete fields; return how many existed. The hash vanishes with its last field."""
         if not fields:
-            return constant(0)
+            return self._constant(0)
         return self._run[HDEL](self._key(key), [encode_value(f) for f in fields])
 
     @command

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Awaitable
 
 from .._codec import TTL, check_count, ttl_to_ms
 from .._exceptions import InvalidArgumentError
-from ._base import ALL_KEYS, NO_KEYS, Command, command, constant, text
+from ._base import ALL_KEYS, NO_KEYS, Command, command, text
 from ._facade import Facade
 
 __all__ = ["KeyCommands"]
@@ -28,14 +28,14 @@ class KeyCommands(Facade):
     def delete(self, *keys: str) -> Awaitable[int]:
         """Delete keys of any type; return how many existed (each distinct key counted once)."""
         if not keys:
-            return constant(0)
+            return self._constant(0)
         return self._run[DEL](self._keys(keys))
 
     @command
     def exists(self, *keys: str) -> Awaitable[int]:
         """Return how many of ``keys`` exist, duplicates counted (so truthy for one key)."""
         if not keys:
-            return constant(0)
+            return self._constant(0)
         return self._run[EXISTS](self._keys(keys))
 
     @command
@@ -78,7 +78,7 @@ class KeyCommands(Facade):
         """
         if not self._prefix:
             return self._run[DBSIZE]()
-        return self._count_prefixed()
+        return self._several_round_trips(self._count_prefixed())
 
     async def _count_prefixed(self) -> int:
         return len(await self._driver_keys(self._glob_prefix + "*"))
@@ -88,7 +88,7 @@ class KeyCommands(Facade):
         """Delete every key; with a key prefix, only the keys under the prefix."""
         if not self._prefix:
             return self._run[FLUSHDB]()
-        return self._flush_prefixed()
+        return self._several_round_trips(self._flush_prefixed())
 
     async def _flush_prefixed(self) -> None:
         batch: list[str] = []
