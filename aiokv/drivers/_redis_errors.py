@@ -13,6 +13,7 @@ from .._exceptions import (
     KVConnectionError,
     KVError,
     KVTimeoutError,
+    NoSuchKeyError,
     NotAnIntegerError,
     OutOfMemoryError,
     WrongTypeError,
@@ -32,6 +33,7 @@ _REPLY_ERRORS: tuple[tuple[str, type[CommandError]], ...] = (
     ("ERR value is out of range", InvalidArgumentError),
     ("ERR syntax error", InvalidArgumentError),
     ("ERR wrong number of arguments", InvalidArgumentError),
+    ("ERR no such key", NoSuchKeyError),
 )
 
 
