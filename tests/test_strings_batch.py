@@ -467,7 +467,7 @@ async def test_byte_commands_on_another_type_raise(kv: AsyncClient, name: str) -
         (5, 5, ""),
         (4, 4, "o"),
         (0, 0, "H"),
-        (-2**63, 2**63 - 1, "Hello"),
+        (-(2**63), 2**63 - 1, "Hello"),
     ],
 )
 async def test_getrange(kv: AsyncClient, start: int, end: int, expected: str) -> None:
