@@ -615,3 +615,30 @@ async def test_absolute_expiry_is_relative_to_the_wall_clock_now(kv: AsyncClient
     await kv.set("k", "v", soon)
     assert 990 <= await kv.ttl("k") <= 1000
     assert abs(await kv.expiretime("k") - (time.time() + 1000)) <= 10
+
+
+# --- the memory driver's key bound -----------------------------------------------------------
+
+
+async def test_memory_mset_at_a_full_noeviction_bound_writes_nothing() -> None:
+    async with AsyncClient(
+        driver="memory", memory_max_keys=3, memory_eviction_policy="noeviction"
+    ) as kv:
+        await kv.mset({"a": "1", "b": "2"})
+        with pytest.raises(aiokv.OutOfMemoryError):
+            await kv.mset({"a": "x", "c": "3", "d": "4"})
+        # "c" fitted, "d" did not: the keys created are removed again and "a" is untouched.
+        assert sorted(await kv.keys()) == ["a", "b"]
+        assert await kv.get("a") == "1"
+        assert await kv.mset({"a": "x", "c": "3"}) is True
+        assert await kv.dbsize() == 3
+
+
+async def test_memory_mset_under_an_eviction_policy_stays_within_the_bound() -> None:
+    async with AsyncClient(
+        driver="memory", memory_max_keys=5, memory_eviction_policy="allkeys-lru"
+    ) as kv:
+        await kv.mset({f"old{i}": "v" for i in range(5)})
+        await kv.mset({f"new{i}": "v" for i in range(3)})
+        assert await kv.dbsize() == 5
+        assert await kv.get("new2") == "v"  # evictions happen before a key is created

@@ -3,6 +3,7 @@ RANDOMKEY, DBSIZE, FLUSHDB, PING."""
 
 from __future__ import annotations
 
+import builtins
 import random
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from datetime import datetime
@@ -364,7 +365,7 @@ class KeyCommands(Facade):
             InvalidArgumentError: for a cursor that is not an int in [0, 2**64), a ``count``
                 below 1, or (memory driver) a cursor it does not know.
         """
-        if builtins_type(cursor) is not int or not 0 <= cursor <= _UINT64_MAX:
+        if builtins.type(cursor) is not int or not 0 <= cursor <= _UINT64_MAX:
             raise InvalidArgumentError(f"ERR invalid cursor: {cursor!r}")
         if count is not None and check_int(count) < 1:
             raise InvalidArgumentError("count must be at least 1")
@@ -415,7 +416,6 @@ class KeyCommands(Facade):
 
 
 _UINT64_MAX = 2**64 - 1
-builtins_type = type  # ``type`` is a method (and a parameter of scan) in the class
 
 
 def _expire_flags(nx: bool, xx: bool, gt: bool, lt: bool) -> tuple[str, ...]:
