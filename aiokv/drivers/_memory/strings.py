@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from ..._codec import add_checked, add_float_text, parse_int
+from ..._codec import add_checked, parse_int
 from ..._exceptions import CommandError, OutOfMemoryError, ValueDecodeError, WrongTypeError
+from ..._longdouble import add_float_text
 from ...commands import strings as spec
 from .store import HUGE_MS, Store, check_expire_ms, handles, string_value
 
