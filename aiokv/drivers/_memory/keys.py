@@ -4,8 +4,8 @@ Absolute expire times (EXPIREAT, PEXPIREAT, EXPIRETIME) are Unix times; deadline
 the store's monotonic clock, so a Unix time is converted with the wall clock at the command
 (a later change of the wall clock does not move a deadline already set). Deadlines are float
 seconds: an expire time is exact to the millisecond up to about the year 70,000 (2**51 ms);
-beyond it, as for PEXPIREAT 2**63-1, PEXPIRETIME and GT/LT comparisons are off by up to a
-second where a server is exact.
+beyond it, as for PEXPIREAT 2**63-1, PEXPIRETIME and GT/LT comparisons are off by about a
+second (float rounding) where a server is exact.
 
 SCAN: a dict offers no stable position to resume from (deleting a key shifts every later key),
 so a walk started at cursor 0 takes a snapshot of the key names (one C-speed copy, as
