@@ -550,8 +550,12 @@ async def test_an_argument_error_aborts_a_transaction(kv: AsyncClient) -> None:
     await kv.set("a", "1")
     p = kv.pipeline(transaction=True)
     p.set("b", "2").expire("a", 10, nx=True, xx=True)
-    with pytest.raises(aiokv.TransactionAbortedError):
+    with pytest.raises(aiokv.TransactionAbortedError) as caught:
         await p.execute()
+    [(index, error)] = caught.value.errors
+    assert index == 1
+    assert isinstance(error, aiokv.InvalidArgumentError)
+    assert "NX and XX, GT or LT" in str(error)
     assert await kv.exists("b") == 0
     assert await kv.ttl("a") == -1
 
