@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Final, TypeAlias
 
 from ._exceptions import (
@@ -208,3 +208,48 @@ def add_checked(current: int, amount: int) -> int:
 def escape_glob(text: str) -> str:
     """Escape the glob characters in ``text`` so a pattern matches it literally (for prefixes)."""
     return _GLOB_SPECIAL.sub(r"\\\1", text)
+
+
+# -- absolute times ---------------------------------------------------------------------------
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_ONE_MS: Final = timedelta(milliseconds=1)
+
+
+def unix_ms(when: datetime) -> int:
+    """A datetime as whole milliseconds since the Unix epoch (truncated toward the past).
+
+    A naive datetime is local time, as :meth:`datetime.timestamp` takes it.
+    """
+    if when.tzinfo is None:
+        when = when.astimezone()
+    return (when - _EPOCH) // _ONE_MS
+
+
+def positive_unix_ms(when: datetime, command: str) -> int:
+    """:func:`unix_ms` for PXAT options, which Redis refuses at or before the epoch.
+
+    Raises:
+        InvalidArgumentError: if ``when`` is at or before 1970-01-01 UTC (Redis's message).
+    """
+    ms = unix_ms(when)
+    if ms <= 0:
+        raise InvalidArgumentError(f"ERR invalid expire time in '{command}' command")
+    return ms
+
+
+def float_amount(amount: object) -> str:
+    """Validate an INCRBYFLOAT amount and spell it as sent: an int or a finite float.
+
+    Raises:
+        ArgumentTypeError: for anything but an int or a float (a bool, a str).
+        InvalidArgumentError: for NaN or an infinity.
+    """
+    kind = type(amount)
+    if kind is float:
+        if not math.isfinite(amount):  # type: ignore[arg-type]
+            raise InvalidArgumentError(f"amount must be a finite number, not {amount!r}")
+        return repr(amount)
+    if kind is int:
+        return str(amount)
+    raise ArgumentTypeError(f"amount must be an int or a float, not {kind.__name__}")

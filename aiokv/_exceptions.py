@@ -10,6 +10,7 @@ the same mistake, so user code never depends on the driver in use::
     │   │   └── IntegerOverflowError                increment or decrement would overflow
     │   ├── InvalidArgumentError      (ValueError)  e.g. an expire time <= 0
     │   │   └── ArgumentTypeError         (TypeError)   e.g. a str where seconds are expected
+    │   ├── NoSuchKeyError            (LookupError) the command needs a key that does not exist
     │   ├── OutOfMemoryError                        memory limit reached under `noeviction`
     │   ├── PermissionDeniedError                   the ACL user may not run the command (NOPERM)
     │   └── TransactionAbortedError                 a command was refused while queueing (EXECABORT)
@@ -38,6 +39,7 @@ __all__ = [
     "KVTimeoutError",
     "LockError",
     "LockNotOwnedError",
+    "NoSuchKeyError",
     "NotAnIntegerError",
     "OutOfMemoryError",
     "OutcomeUnknownError",
@@ -86,6 +88,13 @@ class InvalidArgumentError(CommandError, ValueError):
 
 class ArgumentTypeError(InvalidArgumentError, TypeError):
     """An argument has a type the command cannot take (a str TTL, a bool count)."""
+
+
+class NoSuchKeyError(CommandError, LookupError):
+    """The command needs a key that does not exist (RENAME of a missing key)."""
+
+    def __init__(self, message: str = "ERR no such key") -> None:
+        super().__init__(message)
 
 
 class OutOfMemoryError(CommandError):

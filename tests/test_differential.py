@@ -456,7 +456,8 @@ async def _batch_outcome(kv: AsyncClient, batch: Batch) -> list[Any] | BatchRais
         try:
             getattr(p, call.name)(*call.args, **call.kwargs)
         except Exception as exc:
-            assert not batch.transaction, f"a transaction raised at queue time: {exc!r}"
+            if batch.transaction:
+                raise AssertionError(f"a transaction raised at queue time: {exc!r}") from exc
             refused[i] = exc
 
     def merged(replies: list[Any]) -> list[Any]:

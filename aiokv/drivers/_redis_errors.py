@@ -13,6 +13,7 @@ from .._exceptions import (
     KVConnectionError,
     KVError,
     KVTimeoutError,
+    NoSuchKeyError,
     NotAnIntegerError,
     OutOfMemoryError,
     PermissionDeniedError,
@@ -35,6 +36,7 @@ _REPLY_ERRORS: tuple[tuple[str, type[CommandError]], ...] = (
     ("ERR value is out of range", InvalidArgumentError),
     ("ERR syntax error", InvalidArgumentError),
     ("ERR wrong number of arguments", InvalidArgumentError),
+    ("ERR no such key", NoSuchKeyError),
 )
 
 

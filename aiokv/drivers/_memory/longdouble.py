@@ -117,7 +117,8 @@ def parse(raw: str | bytes) -> LongDouble | None:
     data = raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogateescape")
     if not data or len(data) >= _MAX_CHARS:
         return None
-    data = data.split(b"\0", 1)[0]  # the server reads a C string: it ends at a NUL
+    if b"\0" in data:
+        return None  # the server reads the whole length: a NUL ends no number
     try:
         text = data.decode("ascii")
     except UnicodeDecodeError:
