@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from docsnippets import doc_snippet
 from servers import RedisServer
 
 import aiokv
@@ -497,45 +498,12 @@ async def test_a_transaction_without_keys_is_a_plain_multi_exec(kv: AsyncClient)
 
 
 # The README's "Batches and transactions" block, run on both drivers.
-README_BLOCK = """
-from aiokv import TransactionAbortedError, WrongTypeError
-
-# A pipeline: one round trip, the replies in order.
-p = kv.pipeline()
-p.set("visits", 0).incr("visits").incr("visits")
-assert await p.execute() == [True, 1, 2]
-
-# A transaction (MULTI/EXEC): nothing else runs in between. A command that fails as it runs
-# fails alone; the others apply.
-await kv.rpush("queue", "job")
-p = kv.pipeline(transaction=True)
-p.incr("visits").incr("queue").incr("visits")
-replies = await p.execute(raise_on_error=False)
-assert replies[0] == 3 and isinstance(replies[1], WrongTypeError) and replies[2] == 4
-
-# A command refused when queued (a bad argument) aborts the whole transaction.
-p.set("visits", 0).expire("visits", float("nan"))
-try:
-    await p.execute()
-except TransactionAbortedError:
-    assert await kv.get("visits") == "4"  # nothing was applied
-
-# Optimistic check-and-set: read the watched keys, call tx.multi(), then queue the writes.
-# If another client changes "alice" or "bob" before EXEC, transfer runs again.
-async def transfer(tx):
-    balance = int(await tx.get("alice") or 0)
-    if balance < 30:
-        raise ValueError("insufficient funds")  # raised by kv.transaction; nothing applied
-    tx.multi()
-    tx.decrby("alice", 30).incrby("bob", 30)
-
-await kv.set("alice", 100)
-assert await kv.transaction(transfer, "alice", "bob") == [70, 30]
-"""
 
 
 async def test_readme_block_runs(kv: AsyncClient) -> None:
-    code = compile(README_BLOCK, "README.md", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+    code = compile(
+        doc_snippet("transactions"), "README.md", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+    )
     result = eval(code, {"kv": kv, "__name__": "readme"})
     if inspect.isawaitable(result):
         await result
