@@ -11,9 +11,12 @@ from .keys import KeyCommands
 from .lists import ListCommands
 from .sets import SetCommands
 from .strings import StringCommands
+from .zsets import ZSetCommands
 
 __all__ = ["DEFAULT", "Command", "Commands", "Table", "_Default", "command"]
 
 
-class Commands(StringCommands, KeyCommands, HashCommands, ListCommands, SetCommands):
+class Commands(
+    StringCommands, KeyCommands, HashCommands, ListCommands, SetCommands, ZSetCommands
+):
     """Every command method, for :class:`~aiokv.AsyncClient` and :class:`~aiokv.Pipeline`."""

@@ -49,6 +49,7 @@ from ._memory.lists import ListHandlers
 from ._memory.sets import SetHandlers
 from ._memory.store import HANDLERS, Watch
 from ._memory.strings import StringHandlers
+from ._memory.zsets import ZSetHandlers
 
 __all__ = ["MemoryDriver"]
 
@@ -87,7 +88,9 @@ def run_now(step: Coroutine[Any, Any, Any]) -> Any:
     raise AssertionError("a memory-driver handler suspended")
 
 
-class MemoryDriver(StringHandlers, KeyHandlers, HashHandlers, ListHandlers, SetHandlers):
+class MemoryDriver(
+    StringHandlers, KeyHandlers, HashHandlers, ListHandlers, SetHandlers, ZSetHandlers
+):
     """Redis semantics in a dict. See :class:`aiokv._protocol.Driver`."""
 
     def __init__(self, settings: KVSettings, clock: Callable[[], float] = time.monotonic) -> None:
