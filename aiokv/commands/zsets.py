@@ -113,6 +113,10 @@ def _score_word(bound: ScoreBound) -> str:
 
 
 def _decode_pairs(raw: list[Any]) -> list[tuple[str, float]]:
+    """Member-score pairs: a list of pairs (RESP3), or one flat list (RESP2, ZSCAN, and a
+    single ZPOPMIN/ZPOPMAX pair in RESP3)."""
+    if raw and type(raw[0]) is list:
+        return [(text(member), float(score)) for member, score in raw]
     return [(text(raw[i]), float(raw[i + 1])) for i in range(0, len(raw), 2)]
 
 
