@@ -374,3 +374,29 @@ async def test_pipeline_gives_the_same_values(kv: AsyncClient) -> None:
         [("c", INF)],
         2,
     ]
+
+
+async def test_a_large_set_keeps_order_and_ranks(kv: AsyncClient) -> None:
+    # Thousands of members: the memory driver's order spans several chunks.
+    scores = {f"m{i:05d}": float((i * 7919) % 1000) for i in range(5000)}
+    for start in range(0, 5000, 1000):
+        chunk = dict(list(scores.items())[start : start + 1000])
+        await kv.zadd("z", chunk)
+    expected = sorted(scores, key=lambda m: (scores[m], m))
+    assert await kv.zcard("z") == 5000
+    assert await kv.zrange("z", 0, -1) == expected
+    for position in (0, 1, 1023, 1024, 2500, 4999):
+        assert await kv.zrank("z", expected[position]) == position
+        assert await kv.zrevrank("z", expected[position]) == 4999 - position
+    assert await kv.zrange("z", 1020, 1030) == expected[1020:1031]
+    in_range = [m for m in expected if 100 < scores[m] <= 200]
+    assert await kv.zrangebyscore("z", "(100", 200) == in_range
+    assert await kv.zcount("z", "(100", 200) == len(in_range)
+    assert await kv.zrangebyscore("z", "(100", 200, offset=7, count=30) == in_range[7:37]
+    assert await kv.zremrangebyrank("z", 1000, 3999) == 3000
+    remaining = expected[:1000] + expected[4000:]
+    assert await kv.zrange("z", 0, -1) == remaining
+    assert await kv.zrank("z", expected[4000]) == 1000
+    assert await kv.zrem("z", *remaining[::2]) == 1000
+    assert await kv.zrange("z", 0, -1) == remaining[1::2]
+    assert await kv.zpopmax("z", 3) == [(m, scores[m]) for m in reversed(remaining[-5::2])]
