@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from typing import Any, Literal, TypeAlias, overload
 
 from .._codec import Value, check_count, check_int, encode_value
 from .._exceptions import ArgumentTypeError, InvalidArgumentError
-from ._base import ALL_KEYS, FIRST_KEY, Command, as_float, command, float_or_none, text, text_list
+from ._base import FIRST_KEY, Command, as_float, command, float_or_none, text, text_list
 from ._facade import Facade
 from .hashes import check_scan_count, scan_words
 from .lists import values
@@ -124,7 +124,7 @@ def _limit(offset: int | None, count: int | None) -> tuple[Any, ...]:
     return () if offset is None else ("LIMIT", offset, count)
 
 
-def _scores(withscores: bool) -> tuple[str, ...]:
+def withscores_word(withscores: bool) -> tuple[str, ...]:
     return ("WITHSCORES",) if withscores else ()
 
 
@@ -138,7 +138,7 @@ def _encode_zadd(
 
 
 def _encode_zrange(key: str, start: int, stop: int, rev: bool, withscores: bool) -> tuple[Any, ...]:
-    return ("ZRANGE", key, start, stop, *(("REV",) if rev else ()), *_scores(withscores))
+    return ("ZRANGE", key, start, stop, *(("REV",) if rev else ()), *withscores_word(withscores))
 
 
 def _encode_by_score(
@@ -152,7 +152,7 @@ def _encode_by_score(
 ) -> tuple[Any, ...]:
     name, first, second = ("ZREVRANGEBYSCORE", high, low) if rev else ("ZRANGEBYSCORE", low, high)
     words = (name, key, _score_word(first), _score_word(second))
-    return (*words, *_scores(withscores), *_limit(offset, count))
+    return (*words, *withscores_word(withscores), *_limit(offset, count))
 
 
 def _encode_by_lex(
@@ -180,47 +180,12 @@ def _encode_pop(name: str) -> Any:
     return encode
 
 
-def _encode_algebra(name: str) -> Any:
-    def encode(
-        keys: Sequence[str],
-        weights: Sequence[float] | None,
-        aggregate: str | None,
-        withscores: bool,
-    ) -> tuple[Any, ...]:
-        words: tuple[Any, ...] = (name, len(keys), *keys)
-        if weights is not None:
-            words += ("WEIGHTS", *weights)
-        if aggregate is not None:
-            words += ("AGGREGATE", aggregate)
-        return (*words, *_scores(withscores))
-
-    return encode
-
-
-def _encode_store(name: str) -> Any:
-    algebra = _encode_algebra(name)
-
-    def encode(
-        destination: str,
-        keys: Sequence[str],
-        weights: Sequence[float] | None,
-        aggregate: str | None,
-    ) -> tuple[Any, ...]:
-        return (name, destination, *algebra(keys, weights, aggregate, False)[1:])
-
-    return encode
-
-
-def _destination_and_sources(args: tuple[Any, ...]) -> Sequence[str]:
-    return (args[0], *args[1])
-
-
 def _decode_zscan(raw: list[Any]) -> tuple[int, list[tuple[str, float]]]:
     cursor, flat = raw
     return int(cursor), _decode_pairs(flat)
 
 
-def _pair(name: str, encode: Any, keys: Any = FIRST_KEY) -> tuple[Command, Command]:
+def range_specs(name: str, encode: Any, keys: Any = FIRST_KEY) -> tuple[Command, Command]:
     """Specs for a range command without and with WITHSCORES (the arguments say which)."""
     plain = Command(name, readonly=True, encode=encode, decode=text_list, keys=keys)
     scored = Command(name, readonly=True, encode=encode, decode=_decode_pairs, keys=keys)
@@ -239,8 +204,8 @@ ZMSCORE = Command(
 ZRANK = Command("ZRANK", readonly=True)
 ZREVRANK = Command("ZREVRANK", readonly=True)
 ZCARD = Command("ZCARD", readonly=True)
-ZRANGE, ZRANGE_SCORED = _pair("ZRANGE", _encode_zrange)
-ZRANGEBYSCORE, ZRANGEBYSCORE_SCORED = _pair("ZRANGEBYSCORE", _encode_by_score)
+ZRANGE, ZRANGE_SCORED = range_specs("ZRANGE", _encode_zrange)
+ZRANGEBYSCORE, ZRANGEBYSCORE_SCORED = range_specs("ZRANGEBYSCORE", _encode_by_score)
 ZRANGEBYLEX = Command("ZRANGEBYLEX", readonly=True, encode=_encode_by_lex, decode=text_list)
 ZCOUNT = Command("ZCOUNT", readonly=True, encode=_bounds_words("ZCOUNT", _score_word))
 ZLEXCOUNT = Command("ZLEXCOUNT", readonly=True, encode=_bounds_words("ZLEXCOUNT", _same))
@@ -254,21 +219,6 @@ ZPOPMIN = Command("ZPOPMIN", encode=_encode_pop("ZPOPMIN"), decode=_decode_pairs
 ZPOPMAX = Command("ZPOPMAX", encode=_encode_pop("ZPOPMAX"), decode=_decode_pairs)
 ZSCAN = Command("ZSCAN", readonly=True, encode=scan_words("ZSCAN"), decode=_decode_zscan)
 """One step of a sorted-set scan, as :data:`aiokv.commands.hashes.HSCAN`."""
-
-ZUNION, ZUNION_SCORED = _pair("ZUNION", _encode_algebra("ZUNION"), ALL_KEYS)
-ZINTER, ZINTER_SCORED = _pair("ZINTER", _encode_algebra("ZINTER"), ALL_KEYS)
-ZDIFF, ZDIFF_SCORED = _pair("ZDIFF", _encode_algebra("ZDIFF"), ALL_KEYS)
-ZUNIONSTORE = Command(
-    "ZUNIONSTORE", encode=_encode_store("ZUNIONSTORE"), keys=_destination_and_sources
-)
-ZINTERSTORE = Command(
-    "ZINTERSTORE", encode=_encode_store("ZINTERSTORE"), keys=_destination_and_sources
-)
-ZDIFFSTORE = Command(
-    "ZDIFFSTORE", encode=_encode_store("ZDIFFSTORE"), keys=_destination_and_sources
-)
-
-_AGGREGATES = {"SUM": "SUM", "MIN": "MIN", "MAX": "MAX"}
 
 
 def _zadd_options(nx: bool, xx: bool, gt: bool, lt: bool, ch: bool) -> tuple[str, ...]:
@@ -681,157 +631,3 @@ class ZSetCommands(Facade):
                 yield pair
             if cursor == 0:
                 return
-
-    # -- union, intersection, difference -----------------------------------------------------
-
-    def _zsources(self, keys: tuple[str, ...], name: str) -> list[str]:
-        if not keys:
-            raise InvalidArgumentError(f"ERR at least 1 input key is needed for '{name}' command")
-        return self._keys(keys)
-
-    def _zcombine(
-        self,
-        keys: tuple[str, ...],
-        name: str,
-        weights: Sequence[float] | None,
-        aggregate: str | None,
-    ) -> tuple[list[str], list[float] | None, str | None]:
-        sources = self._zsources(keys, name)
-        factors = None
-        if weights is not None:
-            factors = [as_score(w, "ERR weight value is not a float") for w in weights]
-            if len(factors) != len(keys):
-                raise InvalidArgumentError("ERR syntax error")
-        word = None
-        if aggregate is not None:
-            word = _AGGREGATES.get(aggregate.upper()) if isinstance(aggregate, str) else None
-            if word is None:
-                raise InvalidArgumentError("ERR syntax error")
-        return sources, factors, word
-
-    @overload
-    def zunion(
-        self,
-        *keys: str,
-        weights: Sequence[float] | None = None,
-        aggregate: Literal["sum", "min", "max"] | None = None,
-        withscores: Literal[False] = False,
-    ) -> Awaitable[list[str]]: ...
-    @overload
-    def zunion(
-        self,
-        *keys: str,
-        weights: Sequence[float] | None = None,
-        aggregate: Literal["sum", "min", "max"] | None = None,
-        withscores: Literal[True],
-    ) -> Awaitable[list[tuple[str, float]]]: ...
-    @command
-    def zunion(
-        self,
-        *keys: str,
-        weights: Sequence[float] | None = None,
-        aggregate: Literal["sum", "min", "max"] | None = None,
-        withscores: bool = False,
-    ) -> Awaitable[list[str] | list[tuple[str, float]]]:
-        """The union of the sorted sets (or sets, each member scoring 1) at ``keys``, ordered
-        by score; a missing key is empty.
-
-        A member's score is ``aggregate`` (``"sum"``, the default, ``"min"`` or ``"max"``) of
-        its scores times the ``weights`` (default 1 each) of the keys holding it; a product
-        or sum that is not a number counts as 0, as on a server.
-
-        Returns:
-            The members, or ``(member, score)`` pairs with ``withscores``.
-
-        Raises:
-            InvalidArgumentError: if no key is given, ``weights`` does not have one weight per
-                key or holds NaN, or ``aggregate`` is another word.
-            WrongTypeError: if any key holds another type.
-        """
-        sources, factors, word = self._zcombine(keys, "zunion", weights, aggregate)
-        spec = ZUNION_SCORED if withscores else ZUNION
-        return self._run[spec](sources, factors, word, bool(withscores))
-
-    @overload
-    def zinter(
-        self,
-        *keys: str,
-        weights: Sequence[float] | None = None,
-        aggregate: Literal["sum", "min", "max"] | None = None,
-        withscores: Literal[False] = False,
-    ) -> Awaitable[list[str]]: ...
-    @overload
-    def zinter(
-        self,
-        *keys: str,
-        weights: Sequence[float] | None = None,
-        aggregate: Literal["sum", "min", "max"] | None = None,
-        withscores: Literal[True],
-    ) -> Awaitable[list[tuple[str, float]]]: ...
-    @command
-    def zinter(
-        self,
-        *keys: str,
-        weights: Sequence[float] | None = None,
-        aggregate: Literal["sum", "min", "max"] | None = None,
-        withscores: bool = False,
-    ) -> Awaitable[list[str] | list[tuple[str, float]]]:
-        """The members in every one of the sorted sets (or sets) at ``keys``; scores and
-        errors as in :meth:`zunion`."""
-        sources, factors, word = self._zcombine(keys, "zinter", weights, aggregate)
-        spec = ZINTER_SCORED if withscores else ZINTER
-        return self._run[spec](sources, factors, word, bool(withscores))
-
-    @overload
-    def zdiff(self, *keys: str, withscores: Literal[False] = False) -> Awaitable[list[str]]: ...
-    @overload
-    def zdiff(
-        self, *keys: str, withscores: Literal[True]
-    ) -> Awaitable[list[tuple[str, float]]]: ...
-    @command
-    def zdiff(
-        self, *keys: str, withscores: bool = False
-    ) -> Awaitable[list[str] | list[tuple[str, float]]]:
-        """The members of the first sorted set (or set) at ``keys`` that are in none of the
-        others, with their scores there; errors as in :meth:`zunion`."""
-        spec = ZDIFF_SCORED if withscores else ZDIFF
-        return self._run[spec](self._zsources(keys, "zdiff"), None, None, bool(withscores))
-
-    @command
-    def zunionstore(
-        self,
-        destination: str,
-        *keys: str,
-        weights: Sequence[float] | None = None,
-        aggregate: Literal["sum", "min", "max"] | None = None,
-    ) -> Awaitable[int]:
-        """Store :meth:`zunion` of ``keys`` at ``destination``, replacing whatever it held (of
-        any type, its TTL included); an empty result deletes ``destination``.
-
-        Returns:
-            The number of members stored.
-
-        Raises:
-            InvalidArgumentError: as :meth:`zunion`.
-            WrongTypeError: if any of ``keys`` holds another type (``destination`` unchanged).
-        """
-        sources, factors, word = self._zcombine(keys, "zunionstore", weights, aggregate)
-        return self._run[ZUNIONSTORE](self._key(destination), sources, factors, word)
-
-    @command
-    def zinterstore(
-        self,
-        destination: str,
-        *keys: str,
-        weights: Sequence[float] | None = None,
-        aggregate: Literal["sum", "min", "max"] | None = None,
-    ) -> Awaitable[int]:
-        """Store :meth:`zinter` of ``keys`` at ``destination``; see :meth:`zunionstore`."""
-        sources, factors, word = self._zcombine(keys, "zinterstore", weights, aggregate)
-        return self._run[ZINTERSTORE](self._key(destination), sources, factors, word)
-
-    @command
-    def zdiffstore(self, destination: str, *keys: str) -> Awaitable[int]:
-        """Store :meth:`zdiff` of ``keys`` at ``destination``; see :meth:`zunionstore`."""
-        sources = self._zsources(keys, "zdiffstore")
-        return self._run[ZDIFFSTORE](self._key(destination), sources, None, None)

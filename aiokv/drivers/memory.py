@@ -50,6 +50,7 @@ from ._memory.sets import SetHandlers
 from ._memory.store import HANDLERS, Watch
 from ._memory.strings import StringHandlers
 from ._memory.zsets import ZSetHandlers
+from ._memory.zsets_algebra import ZSetAlgebraHandlers
 
 __all__ = ["MemoryDriver"]
 
@@ -89,7 +90,13 @@ def run_now(step: Coroutine[Any, Any, Any]) -> Any:
 
 
 class MemoryDriver(
-    StringHandlers, KeyHandlers, HashHandlers, ListHandlers, SetHandlers, ZSetHandlers
+    StringHandlers,
+    KeyHandlers,
+    HashHandlers,
+    ListHandlers,
+    SetHandlers,
+    ZSetHandlers,
+    ZSetAlgebraHandlers,
 ):
     """Redis semantics in a dict. See :class:`aiokv._protocol.Driver`."""
 
