@@ -367,7 +367,7 @@ async def test_incrbyfloat_of_a_value_that_is_not_a_float(kv: AsyncClient, value
     await kv.set("f", value)
     with pytest.raises(aiokv.CommandError, match="ERR value is not a valid float") as caught:
         await kv.incrbyfloat("f", 1)
-    assert type(caught.value) is aiokv.CommandError
+    assert type(caught.value) is aiokv.InvalidArgumentError
     assert await kv.get("f") == value
 
 
@@ -588,7 +588,7 @@ async def test_errors_in_a_pipeline_take_their_commands_place(kv: AsyncClient) -
     p.set("k", "v")
     replies = await p.execute(raise_on_error=False)
     assert isinstance(replies[0], aiokv.WrongTypeError)
-    assert type(replies[1]) is aiokv.CommandError
+    assert type(replies[1]) is aiokv.InvalidArgumentError
     assert replies[2] is True
 
 

@@ -12,11 +12,20 @@ from .keys import KeyCommands
 from .lists import ListCommands
 from .sets import SetCommands
 from .strings import StringCommands
+from .zsets import ZSetCommands
+from .zsets_algebra import ZSetAlgebraCommands
 
 __all__ = ["DEFAULT", "Command", "Commands", "Table", "_Default", "command"]
 
 
 class Commands(
-    StringCommands, KeyCommands, HashCommands, ListCommands, SetCommands, HyperLogLogCommands
+    StringCommands,
+    KeyCommands,
+    HashCommands,
+    ListCommands,
+    SetCommands,
+    HyperLogLogCommands,
+    ZSetCommands,
+    ZSetAlgebraCommands,
 ):
     """Every command method, for :class:`~aiokv.AsyncClient` and :class:`~aiokv.Pipeline`."""

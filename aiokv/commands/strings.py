@@ -398,7 +398,7 @@ class StringCommands(Facade):
         zeros removed (``"10.5"`` plus 0.1 stores ``"10.6"``); the TTL, if any, is kept.
 
         Raises:
-            CommandError: "ERR value is not a valid float" if the value is not a number;
+            InvalidArgumentError: "ERR value is not a valid float" if the value is not a number;
                 "ERR increment would produce NaN or Infinity" if the sum overflows. The value
                 is then unchanged.
             ArgumentTypeError: if ``amount`` is not an int or a float.

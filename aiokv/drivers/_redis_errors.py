@@ -37,6 +37,13 @@ _REPLY_ERRORS: tuple[tuple[str, type[CommandError]], ...] = (
     ("ERR syntax error", InvalidArgumentError),
     ("ERR wrong number of arguments", InvalidArgumentError),
     ("ERR no such key", NoSuchKeyError),
+    ("ERR value is not a valid float", InvalidArgumentError),
+    ("ERR min or max is not a float", InvalidArgumentError),
+    ("ERR min or max not valid string range item", InvalidArgumentError),
+    ("ERR weight value is not a float", InvalidArgumentError),
+    ("ERR at least 1 input key is needed", InvalidArgumentError),
+    ("ERR XX and NX options at the same time", InvalidArgumentError),
+    ("ERR GT, LT, and/or NX options", InvalidArgumentError),
 )
 
 

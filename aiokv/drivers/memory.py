@@ -49,6 +49,8 @@ from ._memory.lists import ListHandlers
 from ._memory.sets import SetHandlers
 from ._memory.store import HANDLERS, Watch
 from ._memory.strings import StringHandlers
+from ._memory.zsets import ZSetHandlers
+from ._memory.zsets_algebra import ZSetAlgebraHandlers
 
 __all__ = ["MemoryDriver"]
 
@@ -74,7 +76,14 @@ async def _take_turn() -> None:
 
 
 class MemoryDriver(
-    StringHandlers, KeyHandlers, HashHandlers, ListHandlers, SetHandlers, HyperLogLogHandlers
+    StringHandlers,
+    KeyHandlers,
+    HashHandlers,
+    ListHandlers,
+    SetHandlers,
+    HyperLogLogHandlers,
+    ZSetHandlers,
+    ZSetAlgebraHandlers,
 ):
     """Redis semantics in a dict. See :class:`aiokv._protocol.Driver`."""
 

@@ -12,7 +12,7 @@ from fractions import Fraction
 from typing import Any
 
 from ..._codec import add_checked, parse_int
-from ..._exceptions import CommandError, NotAnIntegerError
+from ..._exceptions import CommandError, InvalidArgumentError, NotAnIntegerError
 from ..._glob import compile_glob
 from ...commands import hashes as spec
 from . import longdouble
@@ -129,7 +129,7 @@ class HashHandlers(Store):
         name = text(field)
         increment = longdouble.parse(amount)
         if increment is None:
-            raise CommandError("ERR value is not a valid float")
+            raise InvalidArgumentError("ERR value is not a valid float")
         if isinstance(increment, float):
             raise CommandError("ERR value is NaN or Infinity")
         stored = self._hash_for_write(key)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ..._codec import INT64_MAX, INT64_MIN
 from ..._exceptions import InvalidArgumentError, NotAnIntegerError, WrongTypeError
 from ...commands._base import Command
+from .sortedset import SortedSet
 
 if TYPE_CHECKING:
     from .._eviction import Evictor
@@ -31,6 +32,7 @@ TYPE_NAMES: dict[type, str] = {
     dict: "hash",
     deque: "list",
     builtins.set: "set",
+    SortedSet: "zset",
 }
 
 HANDLERS: dict[Command, str] = {}

@@ -6,7 +6,13 @@ import time
 from collections.abc import Sequence
 
 from ..._codec import add_checked, normalize_key, parse_int
-from ..._exceptions import CommandError, OutOfMemoryError, ValueDecodeError, WrongTypeError
+from ..._exceptions import (
+    CommandError,
+    InvalidArgumentError,
+    OutOfMemoryError,
+    ValueDecodeError,
+    WrongTypeError,
+)
 from ...commands import strings as spec
 from . import longdouble
 from .store import HUGE_MS, Store, check_expire_ms, handles, string_value
@@ -434,13 +440,13 @@ def _add_float_text(current: str | bytes | None, amount: str) -> str:
     """INCRBYFLOAT: the text Redis stores for ``current`` (None: missing) plus ``amount``.
 
     Raises:
-        CommandError: "ERR value is not a valid float" if either text is not a float Redis
+        InvalidArgumentError: "ERR value is not a valid float" if either text is not a float Redis
             reads; "ERR increment would produce NaN or Infinity" for an infinite operand or sum.
     """
     step = longdouble.parse(amount)
     base = longdouble.parse(current) if current is not None else longdouble.parse("0")
     if step is None or base is None:
-        raise CommandError("ERR value is not a valid float")
+        raise InvalidArgumentError("ERR value is not a valid float")
     total = longdouble.add(base, step)
     if isinstance(step, float) or isinstance(base, float) or isinstance(total, float):
         raise CommandError("ERR increment would produce NaN or Infinity")
