@@ -10,7 +10,10 @@ the one connect that asked for it.) Three checks keep a connection on the master
   or an old master restarted before the sentinels demoted it, is refused and asked again
   (as a connection failure before anything was sent, so the driver retries it);
 * a pooled connection opened before the sentinels last reported a new master address is
-  reconnected before use;
+  reconnected before use; and the sentinels are asked again in the background once a
+  ``RECHECK_SECONDS`` interval has passed since the last answer, so that a failover that left
+  the old master running (``SENTINEL FAILOVER``, a network partition) is noticed within about
+  that interval even though no connection broke;
 * a ``READONLY`` error reply (a write sent to a master demoted since) closes the connection
   when it goes back to the pool, and the driver sends the refused command again, once (see
   :func:`refused_by_replica`): the reply proves it was not applied.
@@ -40,6 +43,9 @@ __all__ = ["MasterNotFoundError", "SentinelPool", "Sentinels", "refused_by_repli
 
 _UNHEALTHY = frozenset({"s_down", "o_down", "disconnected"})
 
+RECHECK_SECONDS = 1.0
+"""How old the sentinels' last answer may be before a command starts asking them again."""
+
 
 class MasterNotFoundError(rexc.ConnectionError):
     """No sentinel named a healthy master (a failover in progress, or all sentinels down)."""
@@ -59,13 +65,13 @@ class Sentinels:
             "socket_timeout": settings.socket_timeout,
             "socket_connect_timeout": settings.connect_timeout,
             "retry": Retry(NoBackoff(), 0),
-            "lib_name": None,
-            "lib_version": None,
         }
         tls = tls_options(settings)
         self._class: type[Connection] = tls.pop("connection_class", Connection)
         self._options.update(tls)
         self.master_address: tuple[str, int] | None = None
+        self.answered_at = float("-inf")
+        """Loop time of the sentinels' last answer about the master."""
         self.generation = 0
         """Goes up each time the sentinels report a master at another address."""
         self._asking: asyncio.Task[tuple[str, int]] | None = None
@@ -77,12 +83,21 @@ class Sentinels:
         Raises:
             MasterNotFoundError: no sentinel answered with a healthy master.
         """
+        # Shielded: a caller cancelled while waiting must not cancel the others' answer.
+        return await asyncio.shield(self._question())
+
+    def recheck(self, now: float) -> None:
+        """Start asking the sentinels again if their last answer is stale (not awaited)."""
+        if now - self.answered_at > RECHECK_SECONDS:
+            self.answered_at = now  # one question per interval, whatever its outcome
+            self._question()
+
+    def _question(self) -> asyncio.Task[tuple[str, int]]:
         task = self._asking
         if task is None or task.done():
             task = self._asking = asyncio.get_running_loop().create_task(self._ask_master())
             task.add_done_callback(_retrieve)
-        # Shielded: a caller cancelled while waiting must not cancel the others' answer.
-        return await asyncio.shield(task)
+        return task
 
     async def replica(self) -> tuple[str, int] | None:
         """A healthy replica's address, in turn; None if the sentinels know none."""
@@ -117,6 +132,7 @@ class Sentinels:
             # The one that answered is asked first next time.
             self.addresses.insert(0, self.addresses.pop(index))
             found = _address(fields)
+            self.answered_at = asyncio.get_running_loop().time()
             if found != self.master_address:
                 self.master_address = found
                 self.generation += 1
@@ -142,9 +158,13 @@ def _retrieve(task: asyncio.Task[Any]) -> None:
 
 
 def _fields(reply: Any) -> dict[str, str]:
-    """A sentinel's flat ``[name, value, ...]`` reply as a dict of text."""
-    words = [w.decode() if isinstance(w, bytes) else str(w) for w in reply]
-    return dict(zip(words[::2], words[1::2], strict=False))
+    """A sentinel's reply about one server (a RESP3 map, or RESP2 ``[name, value, ...]``)."""
+    items = reply.items() if isinstance(reply, dict) else zip(reply[::2], reply[1::2], strict=False)
+    return {_text(name): _text(value) for name, value in items}
+
+
+def _text(word: Any) -> str:
+    return word.decode() if isinstance(word, bytes) else str(word)
 
 
 def _healthy(fields: dict[str, str]) -> bool:
@@ -224,6 +244,7 @@ class SentinelPool(Pool):
         )
 
     async def ensure_connection(self, connection: AbstractConnection) -> None:
+        self.sentinels.recheck(self.loop.time())
         # Opened before the sentinels last reported a new master: it may point at the old one.
         if (
             isinstance(connection, SentinelConnection)
