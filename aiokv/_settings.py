@@ -185,11 +185,6 @@ class KVSettings(BaseSettings):
         validation_alias="REDIS_SENTINEL_PASSWORD",
         description="The sentinels' own password (their requirepass), if they have one.",
     )
-    read_from_replicas: bool = Field(
-        False,
-        validation_alias="REDIS_READ_FROM_REPLICAS",
-        description="Send read-only commands to a replica (possibly stale); Sentinel only.",
-    )
 
     # -- TLS, for every topology --
     tls: bool = Field(
@@ -313,7 +308,6 @@ class KVSettings(BaseSettings):
             for field, variable in (
                 ("sentinel_master", "REDIS_SENTINEL_MASTER"),
                 ("sentinel_password", "REDIS_SENTINEL_PASSWORD"),
-                ("read_from_replicas", "REDIS_READ_FROM_REPLICAS"),
             ):
                 if getattr(self, field):
                     raise ValueError(

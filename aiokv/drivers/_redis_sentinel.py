@@ -25,7 +25,6 @@ after a failover asks once, not once per connection.
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import Sequence
 from typing import Any
 
@@ -52,7 +51,11 @@ class MasterNotFoundError(rexc.ConnectionError):
 
 
 class Sentinels:
-    """The sentinels of one monitored master, asked on each connect where it is now."""
+    """The sentinels of one monitored master, asked on each connect where it is now.
+
+    Replicas are not used: every command goes to the master (reads from replicas are not
+    implemented yet).
+    """
 
     def __init__(self, settings: KVSettings) -> None:
         assert settings.sentinels is not None
@@ -75,7 +78,6 @@ class Sentinels:
         self.generation = 0
         """Goes up each time the sentinels report a master at another address."""
         self._asking: asyncio.Task[tuple[str, int]] | None = None
-        self._turn = random.randrange(1 << 16)
 
     async def master(self) -> tuple[str, int]:
         """The master's address as the first sentinel that knows a healthy one reports it.
@@ -98,19 +100,6 @@ class Sentinels:
             task = self._asking = asyncio.get_running_loop().create_task(self._ask_master())
             task.add_done_callback(_retrieve)
         return task
-
-    async def replica(self) -> tuple[str, int] | None:
-        """A healthy replica's address, in turn; None if the sentinels know none."""
-        for host, port in self.addresses:
-            try:
-                entries = await self._ask((host, port), "SENTINEL", "REPLICAS", self.service)
-            except (rexc.ConnectionError, rexc.TimeoutError, rexc.ResponseError):
-                continue
-            healthy = [_address(fields) for fields in map(_fields, entries) if _healthy(fields)]
-            if healthy:
-                self._turn += 1
-                return healthy[self._turn % len(healthy)]
-        return None
 
     def close(self) -> None:
         """Stop a question in progress (the pool is closing)."""
@@ -167,10 +156,6 @@ def _text(word: Any) -> str:
     return word.decode() if isinstance(word, bytes) else str(word)
 
 
-def _healthy(fields: dict[str, str]) -> bool:
-    return not set(fields.get("flags", "").split(",")) & _UNHEALTHY
-
-
 def _address(fields: dict[str, str]) -> tuple[str, int]:
     return fields["ip"], int(fields["port"])
 
@@ -183,25 +168,18 @@ def _where(address: tuple[str, int]) -> str:
 class SentinelConnection(Connection):
     """A connection that asks the sentinels where to connect, each time it connects."""
 
-    def __init__(self, *, sentinels: Sentinels, to_replica: bool = False, **kwargs: Any) -> None:
+    def __init__(self, *, sentinels: Sentinels, **kwargs: Any) -> None:
         self.sentinels = sentinels
-        self.to_replica = to_replica
         self.generation = -1
         super().__init__(**kwargs)
 
     async def _connect(self) -> None:
-        if self.to_replica:
-            found = await self.sentinels.replica()
-            self.host, self.port = found or await self.sentinels.master()
-        else:
-            self.host, self.port = await self.sentinels.master()
-            self.generation = self.sentinels.generation
+        self.host, self.port = await self.sentinels.master()
+        self.generation = self.sentinels.generation
         await super()._connect()  # type: ignore[no-untyped-call]
 
     async def on_connect_check_health(self, check_health: bool = True) -> None:
         await super().on_connect_check_health(check_health=check_health)
-        if self.to_replica:
-            return
         await self.send_command("ROLE", check_health=False)
         try:
             role = await self.read_response()
@@ -227,7 +205,7 @@ class SentinelSSLConnection(SentinelConnection, SSLConnection):
 
 
 class SentinelPool(Pool):
-    """The driver's :class:`Pool`, for connections that follow the master (or a replica)."""
+    """The driver's :class:`Pool`, for connections that follow the master."""
 
     def __init__(self, settings: KVSettings, options: dict[str, Any]) -> None:
         self.sentinels = Sentinels(settings)
@@ -248,7 +226,6 @@ class SentinelPool(Pool):
         # Opened before the sentinels last reported a new master: it may point at the old one.
         if (
             isinstance(connection, SentinelConnection)
-            and not connection.to_replica
             and connection.is_connected
             and connection.generation != self.sentinels.generation
         ):
