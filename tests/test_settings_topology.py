@@ -56,9 +56,7 @@ def test_keyword_sentinels_set_aside_a_url_in_the_environment(
     assert (s.url, s.sentinels, s.driver) == (None, ("h1:1", "h2:2"), "redis")
 
 
-def test_tls_settings_from_the_environment(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_tls_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     ca = tmp_path / "ca.pem"
     ca.write_text("not checked until a connection is made")
     monkeypatch.setenv("REDIS_TLS", "true")
