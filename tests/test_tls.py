@@ -150,5 +150,5 @@ async def test_mutual_tls_without_a_client_certificate_is_refused(
         tls_ca_certs=files.ca_file,
         retry_attempts=0,
     ) as kv:
-        with pytest.raises(KVConnectionError):
+        with pytest.raises(TLSError, match="certificate required"):
             await kv.ping()
