@@ -16,7 +16,8 @@ the same mistake, so user code never depends on the driver in use::
     │   └── TransactionAbortedError                 a command was refused while queueing (EXECABORT)
     ├── ValueDecodeError              (ValueError)  a stored value is not UTF-8 text
     ├── KVConnectionError             (ConnectionError) the server cannot be reached
-    │   └── OutcomeUnknownError                     dropped after a write was sent: may have run
+    │   ├── OutcomeUnknownError                     dropped after a write was sent: may have run
+    │   └── TLSError                                certificate or hostname check failed
     ├── TransactionConflictError                    a watched key kept changing; retries used up
     ├── KVTimeoutError                (TimeoutError) a command or a pool wait took too long
     ├── ClientClosedError             (RuntimeError) the client was used after aclose()
@@ -44,6 +45,7 @@ __all__ = [
     "OutOfMemoryError",
     "OutcomeUnknownError",
     "PermissionDeniedError",
+    "TLSError",
     "TransactionAbortedError",
     "TransactionConflictError",
     "ValueDecodeError",
@@ -147,6 +149,11 @@ class OutcomeUnknownError(KVConnectionError):
     """
 
     outcome_unknown = True
+
+
+class TLSError(KVConnectionError):
+    """The TLS handshake failed: the server's certificate is not trusted, names another host,
+    or the server refused the client's certificate. Not retried: fix the TLS settings."""
 
 
 class KVTimeoutError(KVError, TimeoutError):

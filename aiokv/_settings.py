@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any, Literal
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import parse_qsl
 
 from pydantic import (
     Field,
+    FilePath,
     SecretStr,
     SerializationInfo,
     field_serializer,
@@ -23,13 +26,28 @@ from pydantic_settings import (
     BaseSettings,
     DotEnvSettingsSource,
     EnvSettingsSource,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
 
-from ._url import SCHEME_DRIVERS, mask_url, parse_url
+from ._url import (
+    SCHEME_DRIVERS,
+    SENTINEL_PORT,
+    ConnectionURL,
+    mask_url,
+    parse_addresses,
+    parse_url,
+)
 
-__all__ = ["MAX_TTL_SECONDS", "MIN_TTL_SECONDS", "EvictionPolicy", "KVSettings", "mask_url"]
+__all__ = [
+    "MAX_TTL_SECONDS",
+    "MIN_TTL_SECONDS",
+    "CertReqs",
+    "EvictionPolicy",
+    "KVSettings",
+    "mask_url",
+]
 
 EvictionPolicy = Literal[
     "noeviction",
@@ -42,6 +60,8 @@ EvictionPolicy = Literal[
     "volatile-ttl",
 ]
 
+CertReqs = Literal["none", "optional", "required"]
+
 MIN_TTL_SECONDS = 0.001
 """The shortest ``default_ttl``: 1 ms, the smallest expiry SET ... PX can hold."""
 
@@ -52,9 +72,29 @@ millions of years of wall-clock time."""
 
 # The fields a URL spells; one of them set by a higher source sets aside a lower source's URL.
 _ADDRESS_VARIABLES = frozenset(
-    {"REDIS_HOST", "REDIS_PORT", "REDIS_DB", "REDIS_USERNAME", "REDIS_PASSWORD"}
+    {
+        "REDIS_HOST",
+        "REDIS_PORT",
+        "REDIS_DB",
+        "REDIS_USERNAME",
+        "REDIS_PASSWORD",
+        "REDIS_SENTINELS",
+        "REDIS_SENTINEL_MASTER",
+    }
 )
-_ADDRESS_FIELDS = frozenset({"host", "port", "db", "username", "password"})
+_ADDRESS_FIELDS = frozenset(
+    {"host", "port", "db", "username", "password", "sentinels", "sentinel_master"}
+)
+
+# URL parameter -> (field, variable) for the TLS settings a rediss:// URL may also spell.
+_TLS_URL_PARAMETERS = {
+    "ssl_ca_certs": ("tls_ca_certs", "REDIS_TLS_CA_CERTS"),
+    "ssl_certfile": ("tls_certfile", "REDIS_TLS_CERTFILE"),
+    "ssl_keyfile": ("tls_keyfile", "REDIS_TLS_KEYFILE"),
+    "ssl_cert_reqs": ("tls_cert_reqs", "REDIS_TLS_CERT_REQS"),
+    "ssl_check_hostname": ("tls_check_hostname", "REDIS_TLS_CHECK_HOSTNAME"),
+}
+_TLS_OPTIONS = dict(_TLS_URL_PARAMETERS.values())
 
 
 class KVSettings(BaseSettings):
@@ -128,10 +168,76 @@ class KVSettings(BaseSettings):
     )
     memory_reaper_interval: float = Field(0.1, gt=0, validation_alias="KV_MEMORY_REAPER_INTERVAL")
 
+    # -- Sentinel (see aiokv.drivers._redis_sentinel) --
+    sentinels: Annotated[tuple[str, ...] | None, NoDecode] = Field(
+        None,
+        validation_alias="REDIS_SENTINELS",
+        description="Sentinels as host:port,host:port (port 26379 if omitted); None = no Sentinel.",
+    )
+    sentinel_master: str | None = Field(
+        None,
+        min_length=1,
+        validation_alias="REDIS_SENTINEL_MASTER",
+        description="The name of the master the sentinels monitor (`sentinel monitor <name>`).",
+    )
+    sentinel_password: SecretStr | None = Field(
+        None,
+        validation_alias="REDIS_SENTINEL_PASSWORD",
+        description="The sentinels' own password (their requirepass), if they have one.",
+    )
+
+    # -- TLS, for every topology --
+    tls: bool = Field(
+        False,
+        validation_alias="REDIS_TLS",
+        description="Connect over TLS (a rediss:// URL sets it).",
+    )
+    tls_ca_certs: FilePath | None = Field(
+        None,
+        validation_alias="REDIS_TLS_CA_CERTS",
+        description="PEM file of the CAs to trust; None = the system's trust store.",
+    )
+    tls_certfile: FilePath | None = Field(
+        None,
+        validation_alias="REDIS_TLS_CERTFILE",
+        description="PEM client certificate (mutual TLS); may also hold the key.",
+    )
+    tls_keyfile: FilePath | None = Field(
+        None,
+        validation_alias="REDIS_TLS_KEYFILE",
+        description="PEM private key of the client certificate, if not in tls_certfile.",
+    )
+    tls_cert_reqs: CertReqs = Field(
+        "required",
+        validation_alias="REDIS_TLS_CERT_REQS",
+        description="Check the server's certificate: required, optional or none (unsafe).",
+    )
+    tls_check_hostname: bool = Field(
+        True,
+        validation_alias="REDIS_TLS_CHECK_HOSTNAME",
+        description="Check that the server's certificate names the host connected to.",
+    )
+
     @field_validator("default_ttl", mode="before")
     @classmethod
     def _timedelta_seconds(cls, value: Any) -> Any:
         return value.total_seconds() if isinstance(value, timedelta) else value
+
+    @field_validator("sentinels", mode="before")
+    @classmethod
+    def _sentinel_list(cls, value: Any) -> Any:
+        # "s1:26379,s2" from the environment; a list of "host:port" or (host, port) in Python.
+        if value is None:
+            return None
+        if isinstance(value, str):
+            return parse_addresses(value, SENTINEL_PORT, "sentinel")
+        if isinstance(value, (list, tuple)):
+            entries = [
+                f"{item[0]}:{item[1]}" if isinstance(item, (list, tuple)) else str(item)
+                for item in value
+            ]
+            return parse_addresses(",".join(entries), SENTINEL_PORT, "sentinel")
+        return value
 
     @field_validator("url", mode="before")
     @classmethod
@@ -148,7 +254,7 @@ class KVSettings(BaseSettings):
     def _fields_from_url(self) -> KVSettings:
         # The fields show what the URL says; a URL picks its driver unless one was given.
         if self.url is None:
-            return self
+            return self._check_combinations()
         parts = parse_url(self.url)
         found: dict[str, Any] = {}
         if "driver" not in self.model_fields_set:
@@ -156,10 +262,82 @@ class KVSettings(BaseSettings):
         if parts.scheme != "memory":
             secret = None if parts.password is None else SecretStr(parts.password)
             found.update(db=parts.db, username=parts.username, password=secret)
-        if parts.socket_path is None and parts.scheme != "memory":
+            found.update(sentinels=parts.sentinels or None, sentinel_master=parts.service)
+            found.update(self._tls_from_url(parts))
+        if parts.socket_path is None and parts.scheme != "memory" and not parts.sentinels:
             found.update(host=parts.host, port=parts.port)
         for name, value in found.items():
             object.__setattr__(self, name, value)
+        return self._check_combinations(parts)
+
+    def _tls_from_url(self, parts: ConnectionURL) -> dict[str, Any]:
+        """The TLS settings a rediss:// URL spells; the same one given twice must agree."""
+        given = self.model_fields_set
+        if parts.tls and "tls" in given and not self.tls:
+            raise ValueError(f"a {parts.scheme}:// URL means TLS, but REDIS_TLS is false")
+        found: dict[str, Any] = {"tls": True} if parts.tls else {}
+        query = dict(parse_qsl(self.url.partition("?")[2])) if self.url else {}
+        for name, (field, variable) in _TLS_URL_PARAMETERS.items():
+            if name not in query:
+                continue
+            raw = query[name]
+            value: Any = raw
+            if field == "tls_check_hostname":
+                value = raw.lower() in {"1", "t", "true", "y", "yes", "on"}
+            elif field == "tls_cert_reqs":
+                value = raw.lower()
+            else:
+                value = Path(raw)
+                if not value.is_file():
+                    raise ValueError(f"'{name}' in the URL does not name a readable file")
+            if field in given and getattr(self, field) != value:
+                raise ValueError(
+                    f"the URL's '{name}' and {variable} disagree: give it in one place"
+                )
+            found[field] = value
+        return found
+
+    def _check_combinations(self, parts: ConnectionURL | None = None) -> KVSettings:
+        """Refuse settings that cannot all be honoured, naming their variables."""
+        if self.sentinels and not self.sentinel_master:
+            raise ValueError(
+                "REDIS_SENTINELS is set but REDIS_SENTINEL_MASTER is not: name the master the "
+                "sentinels monitor (or use redis+sentinel://s1:26379,s2:26379/mymaster/0)"
+            )
+        if not self.sentinels:
+            for field, variable in (
+                ("sentinel_master", "REDIS_SENTINEL_MASTER"),
+                ("sentinel_password", "REDIS_SENTINEL_PASSWORD"),
+            ):
+                if getattr(self, field):
+                    raise ValueError(
+                        f"{variable} applies to Sentinel only, and REDIS_SENTINELS is not set "
+                        "(nor is REDIS_URL a redis+sentinel:// URL)"
+                    )
+        if parts is not None and parts.socket_path is not None and self.tls:
+            raise ValueError("REDIS_TLS is set, but a unix:// socket takes no TLS")
+        if not self.tls:
+            for field, variable in _TLS_OPTIONS.items():
+                if field in self.model_fields_set:
+                    raise ValueError(
+                        f"{variable} is set but TLS is off: set REDIS_TLS=true "
+                        "(or use a rediss:// URL)"
+                    )
+            return self
+        if self.tls_keyfile is not None and self.tls_certfile is None:
+            raise ValueError(
+                "REDIS_TLS_KEYFILE is set without REDIS_TLS_CERTFILE: a client key needs "
+                "its certificate"
+            )
+        if self.tls_cert_reqs == "none" and self.tls_check_hostname:
+            if "tls_check_hostname" in self.model_fields_set or (
+                self.url is not None and "ssl_check_hostname=" in self.url
+            ):
+                raise ValueError(
+                    "REDIS_TLS_CHECK_HOSTNAME is true but REDIS_TLS_CERT_REQS is none: "
+                    "a hostname cannot be checked without checking the certificate"
+                )
+            object.__setattr__(self, "tls_check_hostname", False)
         return self
 
     @field_serializer("url")
@@ -176,7 +354,11 @@ class KVSettings(BaseSettings):
         if self.url is not None:
             return mask_url(self.url)
         auth = f"{self.username or ''}:***@" if self.password is not None else ""
-        return f"redis://{auth}{self.host}:{self.port}/{self.db}"
+        scheme = "rediss" if self.tls else "redis"
+        if self.sentinels:
+            where = ",".join(self.sentinels)
+            return f"{scheme}+sentinel://{auth}{where}/{self.sentinel_master}/{self.db}"
+        return f"{scheme}://{auth}{self.host}:{self.port}/{self.db}"
 
     @property
     def store_description(self) -> str:

@@ -4,8 +4,14 @@ The forms aiokv reads::
 
     redis://[[user]:password@]host[:port][/db][?param=value&...]
     rediss://...                     the same over TLS; it also takes the ssl_* parameters
+    redis+sentinel://[[user]:password@]s1[:port],s2[:port],.../service[/db][?param=value&...]
+    rediss+sentinel://...            the same over TLS (to the sentinels and the servers)
     unix://[[user]:password@]/path/to/redis.sock[?db=N&...]
     memory://
+
+In a ``+sentinel`` URL the hosts are the sentinels (port 26379 unless given), the first path
+segment is the name of the monitored master, and ``user:password`` log in to the master and
+its replicas (the sentinels' own password is the ``sentinel_password`` setting).
 
 The ``user:password`` part ends at the LAST ``@`` of the URL, so a password may hold any character
 as it is (``/``, ``@``, ``:``, ``#``, ``?``); percent-escapes (``%2F``) are decoded once. A raw
@@ -21,12 +27,34 @@ import re
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote, unquote
 
-__all__ = ["SCHEME_DRIVERS", "ConnectionURL", "mask_url", "parse_url"]
+__all__ = [
+    "SCHEME_DRIVERS",
+    "SENTINEL_PORT",
+    "TLS_SCHEMES",
+    "ConnectionURL",
+    "mask_url",
+    "parse_address",
+    "parse_addresses",
+    "parse_url",
+]
 
-SCHEME_DRIVERS = {"memory": "memory", "redis": "redis", "rediss": "redis", "unix": "redis"}
+SCHEME_DRIVERS = {
+    "memory": "memory",
+    "redis": "redis",
+    "rediss": "redis",
+    "unix": "redis",
+    "redis+sentinel": "redis",
+    "rediss+sentinel": "redis",
+}
 """The driver each URL scheme selects when ``driver`` is not set."""
 
-_SCHEMES = "redis://, rediss://, unix:// or memory://"
+TLS_SCHEMES = frozenset({"rediss", "rediss+sentinel"})
+"""The schemes that mean TLS."""
+
+SENTINEL_PORT = 26379
+"""The port of a sentinel given without one."""
+
+_SCHEMES = "redis://, rediss://, redis+sentinel://, rediss+sentinel://, unix:// or memory://"
 _SCHEME_NAME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,15}")
 _QUERY_SECRET = re.compile(r"([?&](?:ssl_)?password=)[^&#]*")
 _FALSE = {"0", "f", "false", "n", "no", "off"}
@@ -66,6 +94,14 @@ class ConnectionURL:
     port: int = 6379
     db: int = 0
     socket_path: str | None = None
+    sentinels: tuple[str, ...] = ()
+    """``host:port`` of each sentinel (``+sentinel`` schemes only)."""
+    service: str | None = None
+    """The name of the master the sentinels monitor (``+sentinel`` schemes only)."""
+
+    @property
+    def tls(self) -> bool:
+        return self.scheme in TLS_SCHEMES
 
     @property
     def driver(self) -> str:
@@ -124,6 +160,24 @@ def parse_url(url: str) -> ConnectionURL:
     params = _parameters(scheme, query)
     username = _once("username", username, params.get("username"))
     password = _once("password", password, params.get("password"))
+    if scheme.endswith("+sentinel"):
+        service, _, path = path.partition("/")
+        db = _database(path, params.get("db"))
+        if not service:
+            raise ValueError(
+                "a +sentinel URL names the monitored master after the sentinels: "
+                "redis+sentinel://s1:26379,s2:26379/mymaster/0"
+            )
+        sentinels = parse_addresses(address, SENTINEL_PORT, "sentinel")
+        return ConnectionURL(
+            url=url,
+            scheme=scheme,
+            username=username,
+            password=password,
+            db=0 if db is None else db,
+            sentinels=sentinels,
+            service=unquote(service),
+        )
     db = _database("" if scheme == "unix" else path, params.get("db"))
 
     if scheme == "unix":
@@ -142,7 +196,7 @@ def parse_url(url: str) -> ConnectionURL:
             db=0 if db is None else db,
             socket_path=unquote(slash + path),
         )
-    host, port = _address(address)
+    host, port = parse_address(address, 6379)
     return ConnectionURL(
         url=url,
         scheme=scheme,
@@ -166,8 +220,10 @@ def _parameters(scheme: str, query: str) -> dict[str, str]:
                 f"(pass {field}= or set {variable})"
             )
         if name in _TLS_PARAMETERS:
-            if scheme != "rediss":
-                raise ValueError(f"{name!r} applies to TLS only: use a rediss:// URL")
+            if scheme not in TLS_SCHEMES:
+                raise ValueError(
+                    f"{name!r} applies to TLS only: use a rediss:// (or rediss+sentinel://) URL"
+                )
             _check_tls(name, value)
         elif name != "db" and name not in _TEXT_PARAMETERS:
             known = ", ".join(("db", *_TEXT_PARAMETERS))
@@ -209,7 +265,30 @@ def _database(path: str, in_query: str | None) -> int | None:
     return db
 
 
-def _address(address: str) -> tuple[str, int]:
+def parse_addresses(text: str, default_port: int, what: str) -> tuple[str, ...]:
+    """Check a comma-separated list of ``host[:port]`` and return it as ``host:port`` strings.
+
+    IPv6 hosts are written in brackets (``[::1]:26379``) and stay so; duplicates are dropped.
+
+    Raises:
+        ValueError: for an empty list or entry, or a bad port, naming ``what`` the hosts are.
+    """
+    found: dict[str, None] = {}
+    for entry in text.split(","):
+        entry = entry.strip()
+        if not entry:
+            raise ValueError(f"the {what} list has an empty entry: write host:port,host:port")
+        host, port = parse_address(entry, default_port, f"a {what} address")
+        found[f"[{host}]:{port}" if ":" in host else f"{host}:{port}"] = None
+    return tuple(found)
+
+
+def parse_address(address: str, default_port: int, where: str = "the URL") -> tuple[str, int]:
+    """Split ``host[:port]`` (``[v6]:port`` for IPv6); an empty host is ``localhost``.
+
+    Raises:
+        ValueError: for a bad port or an unclosed IPv6 bracket.
+    """
     if address.startswith("["):  # an IPv6 literal: [::1]:6379
         host, bracket, rest = address[1:].partition("]")
         if not bracket or (rest and not rest.startswith(":")):
@@ -219,9 +298,9 @@ def _address(address: str) -> tuple[str, int]:
         host, colon, port_text_or_empty = address.partition(":")
         port_text = port_text_or_empty if colon else None
     if port_text is None:
-        port = 6379
+        port = default_port
     elif port_text.isascii() and port_text.isdigit() and 1 <= int(port_text) <= 65535:
         port = int(port_text)
     else:
-        raise ValueError("the port in the URL must be a number from 1 to 65535")
+        raise ValueError(f"the port in {where} must be a number from 1 to 65535")
     return unquote(host) or "localhost", port

@@ -14,6 +14,12 @@ Typical use::
         server.restart()             # same port, fresh process
         ...
 
+    tls = make_tls_files(tmp_path)   # a private CA and certificates (needs trustme)
+    with RedisServer(binary, tls=tls) as server:     # TLS only: rediss://
+        ...
+    with SentinelGroup(binary) as group:             # primary + replica + 3 sentinels
+        group.kill_master(); group.wait_for_new_master(old)
+
 Every server listens on 127.0.0.1 only, on a port that was free when it was
 picked, with a private temporary directory as ``--dir`` and persistence
 switched off.  Servers that are still running when the interpreter exits are
@@ -32,6 +38,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -46,7 +53,11 @@ from typing import Literal, Protocol, TypeAlias
 __all__ = [
     "ENV_VAR",
     "HOST",
+    "SENTINEL_SERVICE",
     "RedisServer",
+    "SentinelGroup",
+    "SentinelServer",
+    "TLSFiles",
     "Reply",
     "RespError",
     "ServerBinary",
@@ -55,6 +66,7 @@ __all__ = [
     "ServerStartError",
     "describe",
     "find_server_binary",
+    "make_tls_files",
     "running_servers",
     "stop_all",
 ]
@@ -349,7 +361,9 @@ class RedisServer:
     ``unix_socket=True`` also listens on a unix socket (see
     :attr:`unix_socket_path`); ``tcp=False`` listens on the unix socket only.
     ``password`` sets ``--requirepass``; ``extra_args`` are passed last, so they
-    can override the defaults.
+    can override the defaults. ``tls`` (see :func:`make_tls_files`) makes the TCP port
+    TLS-only (``--port 0 --tls-port PORT``); the harness itself connects with the client
+    certificate.
     """
 
     def __init__(
@@ -364,12 +378,14 @@ class RedisServer:
         startup_timeout: float = 15.0,
         stop_timeout: float = 5.0,
         bind_attempts: int = 5,
+        tls: TLSFiles | None = None,
     ) -> None:
         if not tcp and not unix_socket:
             raise ValueError("a server needs tcp=True or unix_socket=True (or both)")
         self.binary = binary if binary is not None else find_server_binary()
         self.password = password if password is not None else _requirepass(extra_args)
         self.extra_args = tuple(extra_args)
+        self.tls = tls
         self.tcp = tcp
         self.unix_socket = unix_socket
         self.startup_timeout = startup_timeout
@@ -403,7 +419,8 @@ class RedisServer:
         if not self.tcp:
             raise ServerHarnessError("this server does not listen on TCP; use unix_url")
         auth = f":{self.password}@" if self.password else ""
-        return f"redis://{auth}{HOST}:{self.port}/0"
+        scheme = "rediss" if self.tls is not None else "redis"
+        return f"{scheme}://{auth}{HOST}:{self.port}/0"
 
     @property
     def directory(self) -> Path:
@@ -622,10 +639,20 @@ class RedisServer:
             argv += ["--unixsocket", self.unix_socket_path, "--unixsocketperm", "700"]
         if self.password is not None and "--requirepass" not in self.extra_args:
             argv += ["--requirepass", self.password]
+        if self.tls is not None:
+            argv[2] = "0"  # --port 0: no plain TCP
+            argv += self.tls.server_args(port)
         argv += self.extra_args
         return argv
 
     def _connect(self, timeout: float) -> socket.socket:
+        if self.tcp and self.tls is not None:
+            plain = socket.create_connection((HOST, self.port), timeout=timeout)
+            try:
+                return self.tls.client_context().wrap_socket(plain, server_hostname="localhost")
+            except BaseException:
+                plain.close()
+                raise
         if self.tcp:
             return socket.create_connection((HOST, self.port), timeout=timeout)
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -741,6 +768,279 @@ class RedisServer:
         if proc is None or proc.poll() is not None:
             raise ServerHarnessError(f"{self!r} is not running")
         proc.send_signal(sig)
+
+
+# --------------------------------------------------------------------------- TLS
+
+
+@dataclass(frozen=True)
+class TLSFiles:
+    """PEM files for a TLS server: a private CA, the server's certificate for ``localhost`` and
+    ``127.0.0.1``, and a client certificate from the same CA (for mutual TLS)."""
+
+    ca_file: Path
+    cert_file: Path
+    key_file: Path
+    client_cert_file: Path
+    client_key_file: Path
+    require_client_cert: bool = False
+
+    def server_args(self, port: int) -> list[str]:
+        return [
+            "--tls-port",
+            str(port),
+            "--tls-cert-file",
+            str(self.cert_file),
+            "--tls-key-file",
+            str(self.key_file),
+            "--tls-ca-cert-file",
+            str(self.ca_file),
+            "--tls-auth-clients",
+            "yes" if self.require_client_cert else "no",
+        ]
+
+    def client_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=str(self.ca_file))
+        context.check_hostname = False  # the harness checks the CA only: some tests misname
+        context.load_cert_chain(str(self.client_cert_file), str(self.client_key_file))
+        return context
+
+
+def make_tls_files(
+    directory: Path, *, require_client_cert: bool = False, hostnames: Sequence[str] = ()
+) -> TLSFiles:
+    """Make a private CA and certificates in ``directory`` (with ``trustme``).
+
+    The server certificate names ``localhost`` and ``127.0.0.1`` unless ``hostnames`` are given.
+    """
+    import trustme
+
+    ca = trustme.CA()
+    server = ca.issue_cert(*(hostnames or ("localhost", "127.0.0.1")))
+    client = ca.issue_cert("aiokv-test-client")
+    directory.mkdir(parents=True, exist_ok=True)
+    files = {
+        "ca_file": directory / "ca.pem",
+        "cert_file": directory / "server.pem",
+        "key_file": directory / "server.key",
+        "client_cert_file": directory / "client.pem",
+        "client_key_file": directory / "client.key",
+    }
+    ca.cert_pem.write_to_path(str(files["ca_file"]))
+    server.cert_chain_pems[0].write_to_path(str(files["cert_file"]))
+    server.private_key_pem.write_to_path(str(files["key_file"]))
+    client.cert_chain_pems[0].write_to_path(str(files["client_cert_file"]))
+    client.private_key_pem.write_to_path(str(files["client_key_file"]))
+    return TLSFiles(**files, require_client_cert=require_client_cert)
+
+
+# --------------------------------------------------------------------------- Sentinel
+
+#: The name the sentinels of a :class:`SentinelGroup` monitor.
+SENTINEL_SERVICE = "mymaster"
+
+
+class SentinelServer(RedisServer):
+    """``redis-server <conf> --sentinel`` monitoring one master (quorum 2, fast failover).
+
+    The configuration file lives in the server's directory, which Sentinel rewrites as it
+    learns the topology; a restart keeps it.
+    """
+
+    def __init__(
+        self,
+        binary: ServerBinary | None,
+        master: tuple[str, int],
+        *,
+        service: str = SENTINEL_SERVICE,
+        quorum: int = 2,
+        down_after_ms: int = 1000,
+        failover_timeout_ms: int = 4000,
+        password: str | None = None,
+        master_password: str | None = None,
+    ) -> None:
+        super().__init__(binary, password=password)
+        self.master_password = master_password
+        self.master = master
+        self.service = service
+        self.quorum = quorum
+        self.down_after_ms = down_after_ms
+        self.failover_timeout_ms = failover_timeout_ms
+
+    def _argv(self, port: int) -> list[str]:
+        conf = self.directory / "sentinel.conf"
+        if not conf.exists():
+            name = self.service
+            conf.write_text(
+                f"sentinel monitor {name} {self.master[0]} {self.master[1]} {self.quorum}\n"
+                f"sentinel down-after-milliseconds {name} {self.down_after_ms}\n"
+                f"sentinel failover-timeout {name} {self.failover_timeout_ms}\n"
+                f"sentinel parallel-syncs {name} 1\n"
+                + (
+                    f"sentinel auth-pass {name} {self.master_password}\n"
+                    if self.master_password
+                    else ""
+                )
+            )
+        argv = [self.binary.path, str(conf), "--sentinel", "--port", str(port)]
+        argv += ["--bind", HOST, "--dir", str(self.directory), "--protected-mode", "no"]
+        argv += ["--daemonize", "no"]
+        if self.password is not None:
+            argv += ["--requirepass", self.password]
+        return argv + list(self.extra_args)
+
+    def master_address(self) -> tuple[str, int] | None:
+        """The master's address this sentinel reports (None if it knows no such master)."""
+        reply = self.command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.service)
+        if not isinstance(reply, list) or len(reply) != 2:
+            return None
+        host, port = (item.decode() if isinstance(item, bytes) else str(item) for item in reply)
+        return host, int(port)
+
+
+class SentinelGroup:
+    """A primary, ``replicas`` replicas and ``sentinels`` sentinels, on free loopback ports.
+
+    ``servers`` holds the data servers by port (the primary first); which one is the master
+    changes with failovers: ask :meth:`master`.
+    """
+
+    def __init__(
+        self,
+        binary: ServerBinary | None = None,
+        *,
+        replicas: int = 1,
+        sentinels: int = 3,
+        password: str | None = None,
+        sentinel_password: str | None = None,
+        down_after_ms: int = 1000,
+    ) -> None:
+        self.binary = binary if binary is not None else find_server_binary()
+        self.password = password
+        self.sentinel_password = sentinel_password
+        self._replica_count = replicas
+        self._sentinel_count = sentinels
+        self._down_after_ms = down_after_ms
+        self.servers: dict[int, RedisServer] = {}
+        self.sentinels: list[SentinelServer] = []
+
+    @property
+    def sentinel_addresses(self) -> list[str]:
+        return [f"{HOST}:{s.port}" for s in self.sentinels]
+
+    def start(self) -> SentinelGroup:
+        auth = ["--masterauth", self.password] if self.password else []
+        primary = RedisServer(self.binary, password=self.password, extra_args=auth).start()
+        self.servers[primary.port] = primary
+        for _ in range(self._replica_count):
+            replica = RedisServer(
+                self.binary,
+                password=self.password,
+                extra_args=[*auth, "--replicaof", HOST, str(primary.port)],
+            ).start()
+            self.servers[replica.port] = replica
+        for _ in range(self._sentinel_count):
+            sentinel = SentinelServer(
+                self.binary,
+                primary.address,
+                password=self.sentinel_password,
+                down_after_ms=self._down_after_ms,
+                master_password=self.password,
+            )
+            sentinel.start()
+            self.sentinels.append(sentinel)
+        self.wait_until_ready()
+        return self
+
+    def stop(self) -> None:
+        for server in [*self.sentinels, *self.servers.values()]:
+            with contextlib.suppress(Exception):
+                server.stop()
+
+    def __enter__(self) -> SentinelGroup:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def master(self) -> RedisServer:
+        """The data server every live sentinel reports as the master (after a failover, the
+        new one); raises ServerHarnessError if they disagree or name none."""
+        answers = set()
+        for sentinel in self.sentinels:
+            if sentinel.is_running:
+                answers.add(sentinel.master_address())
+        if len(answers) != 1 or None in answers:
+            raise ServerHarnessError(f"the sentinels disagree on the master: {answers}")
+        (address,) = answers
+        assert address is not None
+        return self.servers[address[1]]
+
+    def wait_until_ready(self, timeout: float = 60.0) -> RedisServer:
+        """Wait until the sentinels agree on a master whose replicas all are in sync and
+        known to every sentinel (so that a failover can pick one); return the master."""
+        deadline = time.monotonic() + timeout
+        last = ""
+        while time.monotonic() < deadline:
+            try:
+                master = self.master()
+                if self._ready(master):
+                    return master
+                last = "replicas not in sync or not known to every sentinel"
+            except (OSError, RespError, ServerHarnessError, ConnectionError) as exc:
+                last = str(exc)
+            time.sleep(0.2)
+        raise ServerHarnessError(f"the Sentinel group did not settle within {timeout}s: {last}")
+
+    def _ready(self, master: RedisServer) -> bool:
+        if master.info("replication").get("role") != "master":
+            return False
+        others = [s for s in self.servers.values() if s is not master and s.is_running]
+        for replica in others:
+            fields = replica.info("replication")
+            if fields.get("role") != "slave" or fields.get("master_link_status") != "up":
+                return False
+            if fields.get("master_port") != str(master.port):
+                return False
+        for sentinel in self.sentinels:
+            reply = sentinel.command("SENTINEL", "REPLICAS", SENTINEL_SERVICE)
+            healthy = 0
+            for entry in reply if isinstance(reply, list) else []:
+                words = [w.decode() if isinstance(w, bytes) else str(w) for w in entry]  # type: ignore[union-attr]
+                fields = dict(zip(words[::2], words[1::2], strict=False))
+                flags = set(fields.get("flags", "").split(","))
+                if (
+                    not flags & {"s_down", "o_down", "disconnected"}
+                    and fields.get("master-link-status") == "ok"
+                ):
+                    healthy += 1
+            if healthy < len(others):
+                return False
+        return True
+
+    def kill_master(self) -> RedisServer:
+        """SIGKILL the current master; return it (``restart_as_replica`` brings it back)."""
+        master = self.master()
+        master.kill()
+        return master
+
+    def wait_for_new_master(self, old: RedisServer, timeout: float = 60.0) -> RedisServer:
+        """Wait until every sentinel reports a master other than ``old``; return it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError, RespError, ServerHarnessError, ConnectionError):
+                master = self.master()
+                if master is not old and master.info("replication").get("role") == "master":
+                    return master
+            time.sleep(0.1)
+        raise ServerHarnessError(f"no failover away from {old!r} within {timeout}s")
+
+    def restart_as_replica(self, server: RedisServer) -> None:
+        """Start a killed server again, as a replica of the current master."""
+        master = self.master()
+        auth = ["--masterauth", self.password] if self.password else []
+        server.extra_args = (*auth, "--replicaof", HOST, str(master.port))
+        server.start()
 
 
 def _register(server: RedisServer) -> None:

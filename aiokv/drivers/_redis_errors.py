@@ -17,6 +17,7 @@ from .._exceptions import (
     NotAnIntegerError,
     OutOfMemoryError,
     PermissionDeniedError,
+    TLSError,
     WrongTypeError,
 )
 from .._settings import KVSettings
@@ -113,9 +114,10 @@ def translate_error(
         )
     if isinstance(exc, rexc.ConnectionError):
         if is_tls_error(exc):
-            return KVConnectionError(
-                f"TLS with {where} failed ({exc}); not retried: check the server's certificate "
-                "and the CA the client trusts"
+            return TLSError(
+                f"TLS with {where} failed ({exc}); not retried: check the server's certificate, "
+                "REDIS_TLS_CA_CERTS (the CA trusted), the host name the certificate names, and "
+                "REDIS_TLS_CERTFILE / REDIS_TLS_KEYFILE if the server asks for a client certificate"
             )
         tried = "" if attempts is None else f" after {attempts} attempt{'s' * (attempts != 1)}"
         return KVConnectionError(

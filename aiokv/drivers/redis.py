@@ -68,6 +68,8 @@ from ._redis_pool import (
     resume_cancellation,
     step,
 )
+from ._redis_sentinel import SentinelPool, refused_by_replica
+from ._redis_tls import tls_options
 
 __all__ = ["RedisDriver", "translate_error"]
 
@@ -116,6 +118,7 @@ class RedisDriver:
         self._guard: AsyncGenerator[None, None] | None = None
         self._closed = False
         self._get_connection: Callable[..., Awaitable[Any]] = not_connected
+        self._sentinel = settings.sentinels is not None
 
     # -- lifetime ----------------------------------------------------------------------------
 
@@ -150,8 +153,12 @@ class RedisDriver:
             # Text read back from the server carries undecodable bytes as surrogate escapes
             # (see _text); encoding them the same way sends those bytes back unchanged.
             "encoding_errors": "surrogateescape",
+            **tls_options(s),
         }
-        if s.url is not None:
+        pool: Pool
+        if s.sentinels is not None:
+            pool = SentinelPool(s, options)
+        elif s.url is not None:
             pool = Pool.from_url(s.url, **options)
         else:
             password = s.password.get_secret_value() if s.password is not None else None
@@ -329,6 +336,7 @@ class RedisDriver:
         """
         cancels = cancel_requests()
         failures = 0
+        resent = False
         while True:
             if self._closed:
                 raise ClientClosedError()
@@ -375,6 +383,9 @@ class RedisDriver:
                 await self._release(conn)  # redis-py closed it if a reply was in flight
                 raise
             await self._release(conn)
+            if self._sentinel and not resent and refused_by_replica(conn, replies):
+                resent = True  # a demoted master refused it all: nothing was applied
+                continue
             if cancel_requests() > cancels:
                 await resume_cancellation()
             return replies
