@@ -318,7 +318,8 @@ class KVSettings(BaseSettings):
             raise ValueError("REDIS_TLS is set, but a unix:// socket takes no TLS")
         if not self.tls:
             for field, variable in _TLS_OPTIONS.items():
-                if field in self.model_fields_set:
+                # Given with a value of its own (a default passed explicitly is no request).
+                if getattr(self, field) != type(self).model_fields[field].default:
                     raise ValueError(
                         f"{variable} is set but TLS is off: set REDIS_TLS=true "
                         "(or use a rediss:// URL)"
