@@ -31,8 +31,10 @@ from ._script import Script
 from ._settings import EvictionPolicy, KVSettings
 from .patterns.cached import cached
 from .patterns.lock import Lock
+from .patterns.queue import Job, Queue
 from .patterns.ratelimit import RateLimiter, RateLimitResult
 from .patterns.sessions import SessionStore
+from .pubsub import Message, Subscription
 
 __version__ = "0.1.0"
 
@@ -47,6 +49,7 @@ __all__ = [
     "EvictionPolicy",
     "IntegerOverflowError",
     "InvalidArgumentError",
+    "Job",
     "KVConnectionError",
     "KVError",
     "KVSettings",
@@ -54,15 +57,18 @@ __all__ = [
     "Lock",
     "LockError",
     "LockNotOwnedError",
+    "Message",
     "NotAnIntegerError",
     "OutOfMemoryError",
     "OutcomeUnknownError",
     "Pipeline",
     "PermissionDeniedError",
+    "Queue",
     "RateLimitResult",
     "RateLimiter",
     "Script",
     "SessionStore",
+    "Subscription",
     "Value",
     "Transaction",
     "TransactionAbortedError",

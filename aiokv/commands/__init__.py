@@ -6,14 +6,24 @@ See :mod:`aiokv.commands._base` for how a command is defined and run.
 from __future__ import annotations
 
 from ._base import DEFAULT, Command, Table, _Default, command
+from .blocking import BlockingCommands
 from .hashes import HashCommands
 from .keys import KeyCommands
 from .lists import ListCommands
+from .pubsub import PubSubCommands
 from .sets import SetCommands
 from .strings import StringCommands
 
 __all__ = ["DEFAULT", "Command", "Commands", "Table", "_Default", "command"]
 
 
-class Commands(StringCommands, KeyCommands, HashCommands, ListCommands, SetCommands):
+class Commands(
+    StringCommands,
+    KeyCommands,
+    HashCommands,
+    ListCommands,
+    SetCommands,
+    BlockingCommands,
+    PubSubCommands,
+):
     """Every command method, for :class:`~aiokv.AsyncClient` and :class:`~aiokv.Pipeline`."""

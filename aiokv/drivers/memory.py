@@ -43,9 +43,10 @@ from .._script import Script, ScriptArg
 from .._settings import KVSettings
 from ..commands._base import Command, Table
 from ._eviction import Evictor
+from ._memory.blocking import BlockingHandlers
 from ._memory.hashes import HashHandlers
 from ._memory.keys import KeyHandlers
-from ._memory.lists import ListHandlers
+from ._memory.pubsub import PubSubHandlers
 from ._memory.sets import SetHandlers
 from ._memory.store import HANDLERS, Watch
 from ._memory.strings import StringHandlers
@@ -87,7 +88,14 @@ def run_now(step: Coroutine[Any, Any, Any]) -> Any:
     raise AssertionError("a memory-driver handler suspended")
 
 
-class MemoryDriver(StringHandlers, KeyHandlers, HashHandlers, ListHandlers, SetHandlers):
+class MemoryDriver(
+    StringHandlers,
+    KeyHandlers,
+    HashHandlers,
+    BlockingHandlers,  # the list commands, and the blocking pops on top of them
+    SetHandlers,
+    PubSubHandlers,
+):
     """Redis semantics in a dict. See :class:`aiokv._protocol.Driver`."""
 
     def __init__(self, settings: KVSettings, clock: Callable[[], float] = time.monotonic) -> None:
@@ -245,11 +253,17 @@ class MemoryDriver(StringHandlers, KeyHandlers, HashHandlers, ListHandlers, SetH
         # One step of the loop for the whole batch: atomic whether asked or not.
         table = self.table
         replies: list[Any] = []
-        for spec, args in calls:
-            try:
-                replies.append(run_now(table[spec](*args)))  # type: ignore[arg-type]
-            except Exception as exc:  # an error reply: the batch goes on, as on a server
-                replies.append(exc)
+        self._in_batch = True  # blocking pops answer at once; waiters are served at the end
+        try:
+            for spec, args in calls:
+                try:
+                    replies.append(run_now(table[spec](*args)))  # type: ignore[arg-type]
+                except Exception as exc:  # an error reply: the batch goes on, as on a server
+                    replies.append(exc)
+        finally:
+            self._in_batch = False
+            if self._ready:
+                self._serve_ready()
         return replies
 
     async def watch(self, keys: Sequence[str]) -> WatchSession:
@@ -308,9 +322,13 @@ class MemoryDriver(StringHandlers, KeyHandlers, HashHandlers, ListHandlers, SetH
     ) -> Any:
         # Atomic without a lock: ``local`` awaits only this driver's handlers, none of which
         # suspends, so no other task (and no cancellation) runs until the step has finished.
+        self._in_batch = True  # as in Lua: blocking pops answer at once
         try:
             return await script.local(self, keys, args)
         finally:
+            self._in_batch = False
+            if self._ready:
+                self._serve_ready()
             if self._watches:
                 for key in keys:
                     self.changed(key)
