@@ -294,7 +294,7 @@ async def test_redis_blocking_call_does_not_hold_up_other_commands(
             assert await kv.get("k") == "v"
         assert not any(w.done() for w in waiters)
         await kv.rpush("q", "a", "b", "c")
-        assert sorted(await asyncio.gather(*waiters)) == [("q", "a"), ("q", "b"), ("q", "c")]
+        assert sorted(map(str, await asyncio.gather(*waiters))) == [str(("q", x)) for x in "abc"]
         await kv.delete("k")
 
 
@@ -313,7 +313,7 @@ async def test_redis_cancelled_blocking_calls_leave_the_pools_right(
         assert not driver._pool._in_use_connections
         assert not driver._dedicated_pool.pool._in_use_connections
         # The dedicated connections were closed, so the server unblocked every one of them.
-        await until(lambda: b"blocked_clients:0" in redis_server.command("INFO", "clients"))
+        await until(lambda: b"blocked_clients:0" in bytes(redis_server.command("INFO", "clients")))  # type: ignore[arg-type]
         await kv.rpush("q", "x")
         assert await kv.blpop("q", 1) == ("q", "x")
 

@@ -11,9 +11,11 @@ failed reconnections in a row it gives up and the subscription raises the error.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import anyio
 from redis import exceptions as rexc
 from redis.asyncio.connection import AbstractConnection
 
@@ -48,6 +50,7 @@ class RedisFeed:
         self._conn: AbstractConnection | None = None
         self._task: asyncio.Task[None] | None = None
         self._closed = False
+        self._unsubscribed = asyncio.Event()
 
     async def start(self) -> None:
         """Connect and subscribe; return once the server confirmed every subscription.
@@ -103,6 +106,8 @@ class RedisFeed:
             self._sink.deliver(Message(text(reply[1]), None, text(reply[2])))
         elif kind == b"pmessage":
             self._sink.deliver(Message(text(reply[2]), text(reply[1]), text(reply[3])))
+        elif kind == b"punsubscribe" and reply[2] == 0:
+            self._unsubscribed.set()  # the last reply to aclose()'s UNSUBSCRIBE + PUNSUBSCRIBE
 
     async def _read_forever(self) -> None:
         settings = self._driver._settings
@@ -138,11 +143,24 @@ class RedisFeed:
                 self._sink.reconnected()
                 break
 
+    def _limit(self) -> float:
+        return self._driver._settings.socket_timeout or 5.0
+
     async def aclose(self) -> None:
         if self._closed:
             return
         self._closed = True
         task, self._task = self._task, None
+        conn = self._conn
+        if task is not None and not task.done() and conn is not None:
+            # Unsubscribe and wait for the server to confirm, so that a PUBLISH sent after
+            # aclose() returns no longer counts this subscription (a mere close of the socket
+            # reaches the server some time later).
+            with contextlib.suppress(Exception), anyio.move_on_after(self._limit()):
+                await conn.send_packed_command(
+                    conn.pack_commands([("UNSUBSCRIBE",), ("PUNSUBSCRIBE",)]), check_health=False
+                )
+                await self._unsubscribed.wait()
         if task is not None:
             task.cancel()
             await asyncio.wait((task,))

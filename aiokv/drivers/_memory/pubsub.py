@@ -18,6 +18,14 @@ from .store import Store, handles, text
 __all__ = ["MemoryFeed", "PubSubHandlers"]
 
 
+def _matches(pattern: str, channel: str) -> bool:
+    # A server matches channels with stringmatchlen(), whose loop never runs for an empty
+    # channel: "" matches only the empty pattern ("*" included, unlike KEYS *).
+    if not channel:
+        return not pattern
+    return compile_glob(pattern)(channel)
+
+
 class MemoryFeed:
     """One subscription's place in the driver's registry."""
 
@@ -53,7 +61,7 @@ class PubSubHandlers(Store):
                 feed.sink.deliver(Message(channel, None, data))
                 received += 1
         for pattern, feeds in list(self._pattern_feeds.items()):
-            if compile_glob(pattern)(channel):
+            if _matches(pattern, channel):
                 for feed in list(feeds):
                     feed.sink.deliver(Message(channel, pattern, data))
                     received += 1
