@@ -4,6 +4,7 @@
     python benchmarks/run.py memory            # in-process stores vs aiokv's memory driver
     python benchmarks/run.py reaper            # event-loop lag while expired keys are reclaimed
     python benchmarks/run.py redis             # aiokv's redis driver vs other clients
+    python benchmarks/run.py queue             # kv.queue jobs/s vs a raw redis-py BLMOVE loop
 
 Run from the repository root (or anywhere: the repository root is put on ``sys.path``).
 Targets are printed with PASS/MISS; a miss never changes the exit status.
@@ -28,7 +29,7 @@ def _fix_sys_path() -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from benchmarks import bench_memory, bench_reaper, bench_redis
+    from benchmarks import bench_memory, bench_queue, bench_reaper, bench_redis
 
     parser = argparse.ArgumentParser(
         prog="benchmarks/run.py",
@@ -40,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("memory", bench_memory, "set+get vs floor, cashews, aiocache, fakeredis"),
         ("reaper", bench_reaper, "event-loop lag while the memory driver reclaims expired keys"),
         ("redis", bench_redis, "aiokv's redis driver vs redis.asyncio, coredis, valkey-glide"),
+        ("queue", bench_queue, "kv.queue throughput (jobs/s) vs a raw redis-py BLMOVE loop"),
     )
     for name, module, help_text in commands:
         cmd = sub.add_parser(name, help=help_text, description=module.__doc__)

@@ -10,10 +10,12 @@ How it keeps every job:
     one of the two lists: never only in a worker's memory.
   * ``ack`` removes it from processing; ``nack`` puts it back at the front of pending.
   * A job whose lease passed (its worker died, hung, or lost the reply of the BLMOVE that took
-    it) goes back to the front of pending: every ``get`` first runs a reaper step (at most once
-    per ``visibility_timeout / 4`` per Queue object) over the oldest jobs in processing. A job
-    found without a lease (taken by a BLMOVE whose worker never wrote one) is given one then,
-    so it is retried one visibility timeout later.
+    it) goes back to the front of pending: ``get`` runs a reaper step (at most once per
+    ``visibility_timeout / 4`` per Queue object, blocking no longer than that in between) over
+    the oldest jobs in processing. A job taken by BLMOVE gets its lease from the first reaper
+    step that sees it. So a worker always has at least ``visibility_timeout`` to ack a job,
+    and a dead worker's job returns after that, plus up to one more visibility timeout (sooner
+    while other workers are active: a reaper step runs every ``visibility_timeout / 4``).
 
 Delivery is therefore at least once: a job is retried if its worker is too slow to ack it in
 time (call :meth:`Job.extend` during long work), and a worker that acks after its lease passed
@@ -253,6 +255,10 @@ class Queue:
         # How long a get() blocks between two reaper steps, and the least time between them.
         self._slice = min(max(visibility_timeout / 4, 0.05), 5.0)
         self._next_reap = 0.0
+        # Whether to try the one-round-trip TAKE script first. After it found the queue empty,
+        # get() goes straight to BLMOVE (which answers at once when a job is there) and leases
+        # the job after: two round trips instead of three while workers outpace producers.
+        self._backlog = True
 
     def __repr__(self) -> str:
         return f"<Queue {self.name!r}>"
@@ -284,24 +290,28 @@ class Queue:
         kv = self._kv
         keys = (self._pending, self._processing, self._leases)
         while True:
-            if time.monotonic() >= self._next_reap:
-                self._next_reap = time.monotonic() + self._slice
+            now = time.monotonic()
+            if now >= self._next_reap:
+                self._next_reap = now + self._slice
                 await kv.run_script(REAP, keys, (self._visibility_ms, _REAP_BATCH))
-            raw = await kv.run_script(TAKE, keys, (self._visibility_ms,))
-            if raw is not None:
-                return Job(self, text(raw))
+                self._backlog = True  # probe with the script again once per slice
+            if self._backlog or (deadline is not None and deadline <= now):
+                raw = await kv.run_script(TAKE, keys, (self._visibility_ms,))
+                if raw is not None:
+                    return Job(self, text(raw))
+                self._backlog = False
             wait = self._slice
             if deadline is not None:
                 wait = min(wait, deadline - time.monotonic())
                 if wait <= 0:
                     return None
-            # Blocks on its own connection. A reply lost to a cancellation or a dropped
-            # connection leaves the job in processing without a lease: the reaper retries it.
+            # Blocks on its own connection. The job it moves has no lease yet: the next reaper
+            # step (any worker's, within about a slice) gives it one, so it is never retried
+            # before visibility_timeout and a lost reply (a cancellation, a dropped connection)
+            # loses nothing. Not writing the lease here saves a round trip per job.
             moved = await kv.blmove(self._pending, self._processing, "RIGHT", "LEFT", wait)
             if moved is not None:
-                job = Job(self, moved)
-                await job.extend()  # its lease
-                return job
+                return Job(self, moved)
 
     async def size(self) -> int:
         """Jobs waiting to be taken."""
