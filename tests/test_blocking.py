@@ -14,7 +14,13 @@ from typing import Any
 import pytest
 from servers import RedisServer
 
-from aiokv import AsyncClient, InvalidArgumentError, TransactionAbortedError, WrongTypeError
+from aiokv import (
+    AsyncClient,
+    ClientClosedError,
+    InvalidArgumentError,
+    TransactionAbortedError,
+    WrongTypeError,
+)
 
 Blocked = Callable[[], int]
 
@@ -318,13 +324,13 @@ async def test_redis_cancelled_blocking_calls_leave_the_pools_right(
         assert await kv.blpop("q", 1) == ("q", "x")
 
 
-async def test_redis_closing_the_client_ends_blocked_calls(redis_server: RedisServer) -> None:
-    kv = AsyncClient(driver="redis", url=redis_server.url)
+async def test_closing_the_client_ends_blocked_calls(
+    make_client: Callable[..., AsyncClient],
+) -> None:
+    kv = make_client()
     await kv.delete("q")
     waiter = asyncio.ensure_future(kv.blpop("q", 0))
     await asyncio.sleep(0.05)
     await kv.aclose()
-    from aiokv import ClientClosedError
-
     with pytest.raises(ClientClosedError):
         await waiter

@@ -10,7 +10,7 @@ import pytest
 from faultproxy import FaultProxy
 from servers import RedisServer
 
-from aiokv import AsyncClient, InvalidArgumentError, Message, Subscription
+from aiokv import AsyncClient, ClientClosedError, InvalidArgumentError, Message, Subscription
 
 
 async def drain(sub: Subscription, count: int) -> list[Message]:
@@ -177,15 +177,11 @@ async def test_redis_resubscribes_after_the_connection_drops(redis_server: Redis
         assert await direct.publish("ch", "gone") == 0
 
 
-async def test_redis_closing_the_client_ends_its_subscriptions(
-    redis_server: RedisServer,
+async def test_closing_the_client_ends_its_subscriptions(
+    make_client: Callable[..., AsyncClient],
 ) -> None:
-    kv = AsyncClient(driver="redis", url=redis_server.url)
-    sub = kv.subscribe("ch")
-    await sub.__aenter__()
-    await kv.aclose()
-    from aiokv import ClientClosedError
-
-    with pytest.raises(ClientClosedError):
-        await sub.get(5)
-    await sub.aclose()
+    kv = make_client()
+    async with kv.subscribe("ch") as sub:
+        await kv.aclose()
+        with pytest.raises(ClientClosedError):
+            await sub.get(5)

@@ -130,6 +130,8 @@ class MemoryDriver(
         self._cancel = task.cancel
 
     async def aclose(self) -> None:
+        self._close_waiting()
+        self._close_feeds()
         if self._cancel is not None:
             self._cancel()
             self._cancel = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from ..._exceptions import ClientClosedError
 from ..._glob import compile_glob
 from ...commands import pubsub as spec
 from ...pubsub import Message, Subscription
@@ -76,6 +77,19 @@ class PubSubHandlers(Store):
         for pattern in feed.patterns:
             self._pattern_feeds.setdefault(pattern, {})[feed] = None
         return feed
+
+    def _close_feeds(self) -> None:
+        """The client is closing: every subscription raises ClientClosedError once read."""
+        feeds = {
+            feed
+            for registry in (self._channel_feeds, self._pattern_feeds)
+            for subscribed in registry.values()
+            for feed in subscribed
+        }
+        self._channel_feeds.clear()
+        self._pattern_feeds.clear()
+        for feed in feeds:
+            feed.sink.fail(ClientClosedError())
 
     def _forget(self, feed: MemoryFeed) -> None:
         for names, registry in (

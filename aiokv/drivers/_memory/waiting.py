@@ -22,7 +22,7 @@ from typing import TypeVar
 
 import anyio
 
-from ..._exceptions import WrongTypeError
+from ..._exceptions import ClientClosedError, KVError, WrongTypeError
 from .store import Store
 
 __all__ = ["Waiter", "WaitingRoom"]
@@ -44,7 +44,7 @@ class Waiter:
         self.to_left = to_left
         self.event = anyio.Event()
         self.reply: tuple[str, str] | None = None  # (key, element) once served
-        self.error: WrongTypeError | None = None
+        self.error: KVError | None = None
 
 
 class WaitingRoom(Store):
@@ -123,6 +123,14 @@ class WaitingRoom(Store):
         if self._watches:
             self.changed(key)
 
+    def _close_waiting(self) -> None:
+        """The client is closing: every blocked pop raises ClientClosedError, as on a server."""
+        waiters = {id(w): w for queue in self._blocked.values() for w in queue}
+        self._blocked.clear()
+        for waiter in waiters.values():
+            waiter.error = ClientClosedError()
+            waiter.event.set()
+
     def _leave(self, waiter: Waiter) -> None:
         """Take ``waiter`` out of the queue of every key it waits on."""
         blocked = self._blocked
@@ -143,6 +151,7 @@ class WaitingRoom(Store):
 
         Raises:
             WrongTypeError: if a BLMOVE's destination held another type when it was served.
+            ClientClosedError: if the client was closed meanwhile.
         """
         for key in waiter.keys:
             waiters = self._blocked.get(key)
