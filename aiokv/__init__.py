@@ -33,8 +33,10 @@ from ._script import Script
 from ._settings import EvictionPolicy, KVSettings
 from .patterns.cached import cached
 from .patterns.lock import Lock
+from .patterns.queue import Job, Queue
 from .patterns.ratelimit import RateLimiter, RateLimitResult
 from .patterns.sessions import SessionStore
+from .pubsub import Message, Subscription
 
 __version__ = "0.1.0"
 
@@ -49,6 +51,7 @@ __all__ = [
     "EvictionPolicy",
     "IntegerOverflowError",
     "InvalidArgumentError",
+    "Job",
     "KVConnectionError",
     "KVError",
     "KVSettings",
@@ -57,16 +60,19 @@ __all__ = [
     "LockError",
     "LockNotOwnedError",
     "NoSuchKeyError",
+    "Message",
     "NotAnIntegerError",
     "OutOfMemoryError",
     "OutcomeUnknownError",
     "Pipeline",
     "PermissionDeniedError",
+    "Queue",
     "RateLimitResult",
     "RateLimiter",
     "Script",
     "SessionStore",
     "TLSError",
+    "Subscription",
     "Value",
     "Transaction",
     "TransactionAbortedError",

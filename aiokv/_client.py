@@ -35,7 +35,9 @@ from .drivers import create_driver
 from .patterns import cache
 from .patterns.json import ANY, adapter_for, dump
 from .patterns.lock import Lock
+from .patterns.queue import Queue
 from .patterns.singleflight import SingleFlight
+from .pubsub import Subscription
 
 __all__ = ["DEFAULT", "AsyncClient"]
 
@@ -315,6 +317,42 @@ class AsyncClient(Commands):
             :class:`~aiokv.LockNotOwnedError` if its TTL ran out meanwhile.
         """
         return Lock(self, name, ttl=ttl, blocking_timeout=blocking_timeout)
+
+    def queue(self, name: str, *, visibility_timeout: float = 30.0) -> Queue:
+        """A work queue that loses nothing: ``put`` jobs, ``get`` them, ``ack`` each when done.
+
+        Delivery is at least once: a job taken but neither acked nor nacked within
+        ``visibility_timeout`` seconds (its worker died, say) goes back to the queue.
+
+        Args:
+            name: The queue's name; its keys are ``queue:{name}:...``.
+            visibility_timeout: Seconds a worker has to ack a job (``job.extend()`` adds more).
+
+        Returns:
+            A :class:`~aiokv.Queue` (it holds nothing open).
+        """
+        return Queue(self, name, visibility_timeout=visibility_timeout)
+
+    def subscribe(
+        self, *channels: str, patterns: Sequence[str] = (), buffer: int = 1000
+    ) -> Subscription:
+        """Subscribe to channels and Redis-glob patterns: ``async with kv.subscribe("a") as s:``.
+
+        Delivery is at most once (see :mod:`aiokv.pubsub`); channels are not prefixed.
+
+        Args:
+            *channels: Channel names.
+            patterns: Glob patterns (``"news.*"``).
+            buffer: Messages kept for a slow consumer; past that the oldest are dropped.
+
+        Returns:
+            A :class:`~aiokv.Subscription`, active once entered; iterate it for
+            :class:`~aiokv.Message` objects.
+
+        Raises:
+            InvalidArgumentError: if no channel or pattern is given, or ``buffer`` < 1.
+        """
+        return Subscription(self, channels, patterns, buffer)
 
     async def run_script(
         self, script: Script, keys: Sequence[str], args: Sequence[ScriptArg] = ()

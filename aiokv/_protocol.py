@@ -10,7 +10,8 @@ with its argument encoding and reply decoding), and a driver offers:
   coroutine, which is what keeps it within reach of a bare dict. The redis driver's entries
   all run :meth:`execute`.
 * ``execute_many``: a batch (a pipeline), atomic (MULTI/EXEC) or not.
-* ``watch`` for optimistic transactions, ``keys``/``scan_iter`` for walks over the keyspace,
+* ``subscribe`` for pub/sub (:mod:`aiokv.pubsub`), ``watch`` for optimistic transactions,
+  ``keys``/``scan_iter`` for walks over the keyspace,
   ``run_script`` for atomic steps, and the lifetime (``open``, ``aclose``).
 
 Division of labour: the facade validates and converts arguments (keys arrive prefixed and
@@ -31,6 +32,7 @@ from .commands._base import Command, Table
 
 if TYPE_CHECKING:
     from ._pipeline import WatchSession
+    from .pubsub import Feed, Subscription
 
 __all__ = ["Driver"]
 
@@ -92,4 +94,16 @@ class Driver(Protocol):
 
         The redis driver runs ``script.lua`` (EVALSHA, then EVAL on NOSCRIPT); the memory driver
         awaits ``script.local(self, keys, args)``. Errors raised inside are aiokv errors.
+        """
+
+    async def subscribe(
+        self, channels: Sequence[str], patterns: Sequence[str], sink: Subscription
+    ) -> Feed:
+        """Subscribe to ``channels`` and ``patterns``; hand each message to ``sink.deliver``.
+
+        Returns once the subscriptions are active (a message published after that reaches
+        ``sink``); the returned feed's ``aclose`` unsubscribes.
+
+        Raises:
+            KVConnectionError: if the server cannot be reached.
         """

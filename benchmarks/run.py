@@ -5,6 +5,7 @@
     python benchmarks/run.py reaper            # event-loop lag while expired keys are reclaimed
     python benchmarks/run.py redis             # aiokv's redis driver vs other clients
     python benchmarks/run.py zsets             # sorted sets: memory driver vs fakeredis, floor
+    python benchmarks/run.py queue             # kv.queue jobs/s vs a raw redis-py BLMOVE loop
 
 Run from the repository root (or anywhere: the repository root is put on ``sys.path``).
 Targets are printed with PASS/MISS; a miss never changes the exit status.
@@ -29,7 +30,14 @@ def _fix_sys_path() -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from benchmarks import bench_batch, bench_memory, bench_reaper, bench_redis, bench_zsets
+    from benchmarks import (
+        bench_batch,
+        bench_memory,
+        bench_queue,
+        bench_reaper,
+        bench_redis,
+        bench_zsets,
+    )
 
     parser = argparse.ArgumentParser(
         prog="benchmarks/run.py",
@@ -43,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("redis", bench_redis, "aiokv's redis driver vs redis.asyncio, coredis, valkey-glide"),
         ("batch", bench_batch, "pipelines and mget vs redis-py; memory pipelines vs single calls"),
         ("zsets", bench_zsets, "zadd/zrank/zrange: memory driver vs fakeredis, SortedList floor"),
+        ("queue", bench_queue, "kv.queue throughput (jobs/s) vs a raw redis-py BLMOVE loop"),
     )
     for name, module, help_text in commands:
         cmd = sub.add_parser(name, help=help_text, description=module.__doc__)

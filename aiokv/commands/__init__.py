@@ -6,10 +6,12 @@ See :mod:`aiokv.commands._base` for how a command is defined and run.
 from __future__ import annotations
 
 from ._base import DEFAULT, Command, Table, _Default, command
+from .blocking import BlockingCommands
 from .hashes import HashCommands
 from .hyperloglog import HyperLogLogCommands
 from .keys import KeyCommands
 from .lists import ListCommands
+from .pubsub import PubSubCommands
 from .sets import SetCommands
 from .strings import StringCommands
 from .zsets import ZSetCommands
@@ -27,5 +29,7 @@ class Commands(
     HyperLogLogCommands,
     ZSetCommands,
     ZSetAlgebraCommands,
+    BlockingCommands,
+    PubSubCommands,
 ):
     """Every command method, for :class:`~aiokv.AsyncClient` and :class:`~aiokv.Pipeline`."""

@@ -42,10 +42,11 @@ from .._script import Script, ScriptArg
 from .._settings import KVSettings
 from ..commands._base import Command, Table
 from ._eviction import Evictor
+from ._memory.blocking import BlockingHandlers
 from ._memory.hashes import HashHandlers
 from ._memory.hyperloglog import HyperLogLogHandlers
 from ._memory.keys import KeyHandlers
-from ._memory.lists import ListHandlers
+from ._memory.pubsub import PubSubHandlers
 from ._memory.sets import SetHandlers
 from ._memory.store import HANDLERS, Watch
 from ._memory.strings import StringHandlers
@@ -79,11 +80,12 @@ class MemoryDriver(
     StringHandlers,
     KeyHandlers,
     HashHandlers,
-    ListHandlers,
+    BlockingHandlers,  # the list commands, and the blocking pops on top of them
     SetHandlers,
     HyperLogLogHandlers,
     ZSetHandlers,
     ZSetAlgebraHandlers,
+    PubSubHandlers,
 ):
     """Redis semantics in a dict. See :class:`aiokv._protocol.Driver`."""
 
@@ -119,6 +121,8 @@ class MemoryDriver(
         self._cancel = task.cancel
 
     async def aclose(self) -> None:
+        self._close_waiting()
+        self._close_feeds()
         if self._cancel is not None:
             self._cancel()
             self._cancel = None
@@ -245,11 +249,17 @@ class MemoryDriver(
         table = self.table
         replies: list[Any] = []
         append = replies.append
-        for spec, args in calls:
-            try:
-                append(await table[spec](*args))
-            except Exception as exc:  # an error reply: the batch goes on, as on a server
-                append(exc)
+        self._in_batch = True  # blocking pops answer at once; waiters are served at the end
+        try:
+            for spec, args in calls:
+                try:
+                    append(await table[spec](*args))
+                except Exception as exc:  # an error reply: the batch goes on, as on a server
+                    append(exc)
+        finally:
+            self._in_batch = False
+            if self._ready:
+                self._serve_ready()
         return replies
 
     async def watch(self, keys: Sequence[str]) -> WatchSession:
@@ -308,9 +318,13 @@ class MemoryDriver(
     ) -> Any:
         # Atomic without a lock: ``local`` awaits only this driver's handlers, none of which
         # suspends, so no other task (and no cancellation) runs until the step has finished.
+        self._in_batch = True  # as in Lua: blocking pops answer at once
         try:
             return await script.local(self, keys, args)
         finally:
+            self._in_batch = False
+            if self._ready:
+                self._serve_ready()
             if self._watches:
                 for key in keys:
                     self.changed(key)

@@ -57,6 +57,8 @@ from .._pipeline import WatchSession
 from .._script import Script, ScriptArg
 from .._settings import KVSettings
 from ..commands._base import NO_KEYS, Command, Table, text
+from ..pubsub import Feed, Subscription
+from ._redis_blocking import Dedicated, blocking_table
 from ._redis_errors import is_tls_error, pool_timeout_error, translate_error
 from ._redis_pool import (
     NotNow,
@@ -68,6 +70,7 @@ from ._redis_pool import (
     resume_cancellation,
     step,
 )
+from ._redis_pubsub import open_feed
 from ._redis_sentinel import SentinelPool, refused_by_replica
 from ._redis_tls import tls_options
 
@@ -119,6 +122,8 @@ class RedisDriver:
         self._closed = False
         self._get_connection: Callable[..., Awaitable[Any]] = not_connected
         self._sentinel = settings.sentinels is not None
+        # Blocking commands and subscriptions: connections outside the pool (_redis_blocking).
+        self._dedicated_pool: Dedicated | None = None
 
     # -- lifetime ----------------------------------------------------------------------------
 
@@ -181,6 +186,9 @@ class RedisDriver:
         guard, self._guard = self._guard, None
         if guard is not None:
             await guard.aclose()
+        extra, self._dedicated_pool = self._dedicated_pool, None
+        if extra is not None:
+            await extra.aclose()
 
     async def _later(self) -> AbstractConnection:
         """A connection for a command that could not get one at once (nothing was sent).
@@ -258,7 +266,14 @@ class RedisDriver:
         cycle would outlive a client dropped without ``aclose()`` until a collector pass, which
         then finds its sockets unclosed instead of closing them when the loop shuts down.
         """
-        return _Execute(self.execute)
+        table = _Execute(self.execute)
+        table.update(blocking_table(self))
+        return table
+
+    async def subscribe(
+        self, channels: Sequence[str], patterns: Sequence[str], sink: Subscription
+    ) -> Feed:
+        return await open_feed(self, channels, patterns, sink)
 
     async def execute(self, spec: Command, *args: Any) -> Any:
         """Run one command: encode, one round trip (retried only when safe), decode."""

@@ -8,10 +8,11 @@ from collections.abc import Sequence
 from ..._codec import INT64_MAX, INT64_MIN
 from ..._exceptions import CommandError, InvalidArgumentError, NotAnIntegerError
 from ...commands import lists as spec
-from .store import Store, handles, text
+from .store import handles, text
+from .waiting import WaitingRoom
 
 
-class ListHandlers(Store):
+class ListHandlers(WaitingRoom):
     def _list_for_push(self, key: str) -> deque[str]:
         items: deque[str] | None = self._typed(key, deque)
         if items is None:
@@ -26,14 +27,14 @@ class ListHandlers(Store):
         texts = [text(v) for v in values]
         items = self._list_for_push(key)
         items.extendleft(texts)
-        return len(items)
+        return self._pushed(key, len(items))
 
     @handles(spec.RPUSH)
     async def rpush(self, key: str, values: Sequence[str | bytes]) -> int:
         texts = [text(v) for v in values]
         items = self._list_for_push(key)
         items.extend(texts)
-        return len(items)
+        return self._pushed(key, len(items))
 
     def _pop(self, key: str, count: int | None, left: bool) -> str | list[str] | None:
         if count is not None and count > INT64_MAX:
@@ -223,7 +224,7 @@ class ListHandlers(Store):
             target.appendleft(item)
         else:
             target.append(item)
-        return item
+        return self._pushed(destination, item)
 
     def _push_existing(self, key: str, values: Sequence[str | bytes], left: bool) -> int:
         texts = [text(v) for v in values]
