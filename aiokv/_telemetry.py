@@ -71,6 +71,14 @@ def base_attributes(kv: AsyncClient) -> dict[str, Any]:
     return attributes
 
 
+_API_MODULES = ("opentelemetry.trace", "opentelemetry.metrics")
+
+
+def _is_sdk(provider: object) -> bool:
+    """False for the API's own providers (no-op, or the global proxy while no SDK is set)."""
+    return not type(provider).__module__.startswith(_API_MODULES)
+
+
 class Telemetry:
     """A client's tracer, instruments and attributes."""
 
@@ -79,11 +87,18 @@ class Telemetry:
     ) -> None:
         self._client = weakref.ref(kv)
         self.record_keys = record_keys
+        # Without an SDK behind either provider every span and measurement would be a no-op:
+        # then nothing is wrapped, and the hot path stays the driver's own.
+        self.active = _is_sdk(
+            trace.get_tracer_provider() if tracer_provider is None else tracer_provider
+        ) or _is_sdk(metrics.get_meter_provider() if meter_provider is None else meter_provider)
+        self.attributes = base_attributes(kv)
+        self.kind = SpanKind.INTERNAL if kv.settings.driver == "memory" else SpanKind.CLIENT
+        if not self.active:
+            return
         self.tracer = trace.get_tracer(SCOPE, __version__, tracer_provider)
         self.instruments = Instruments.of(meter_provider)
         self.duration = self.instruments.duration
-        self.attributes = base_attributes(kv)
-        self.kind = SpanKind.INTERNAL if kv.settings.driver == "memory" else SpanKind.CLIENT
         self.instruments.add(self)
 
     def stats(self) -> Stats | None:
@@ -91,8 +106,9 @@ class Telemetry:
         kv = self._client()
         return None if kv is None or kv.closed else kv.stats()
 
-    def wrap(self, driver: Driver) -> InstrumentedDriver:
-        return InstrumentedDriver(driver, self)
+    def wrap(self, driver: Driver) -> Driver:
+        """``driver`` behind an :class:`InstrumentedDriver`; itself if no SDK is configured."""
+        return InstrumentedDriver(driver, self) if self.active else driver
 
     def close(self) -> None:
         self.instruments.discard(self)

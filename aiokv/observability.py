@@ -8,8 +8,9 @@ table directly. Turn it on with the ``otel`` setting (``KV_OTEL=1`` or
 ``AsyncClient(otel=True)``; the global tracer and meter providers are used) or with
 :func:`instrument` (explicit providers). The client then calls every command through a wrapper
 that opens a span and records a duration. It needs ``opentelemetry-api`` only
-(``pip install "aiokv[otel]"``); the application brings the SDK and its exporters. With the API
-alone (no SDK configured) the spans and measurements are no-ops.
+(``pip install "aiokv[otel]"``); the application brings the SDK and its exporters, and must
+configure them before the client opens (on its first command, or ``async with``): a client that
+opens while neither provider is an SDK's stays unwrapped, since every span would be a no-op.
 
 What is emitted (database semantic conventions, stable names):
 
@@ -155,7 +156,9 @@ def instrument(
     """Trace and measure ``kv`` with OpenTelemetry (see the module docstring for what).
 
     Call it before or after the client opens; the ``otel`` setting does the same with the
-    global providers when the client opens.
+    global providers when the client opens. If neither provider is an SDK's (the global ones
+    before the application configured the SDK), nothing is wrapped: the client runs as if
+    uninstrumented, at no cost. So configure the SDK before the client opens.
 
     Args:
         kv: The client.
@@ -172,9 +175,9 @@ def instrument(
         raise RuntimeError("this client is already instrumented")
     if kv.closed:
         raise RuntimeError("this client is closed")
-    kv._telemetry = telemetry_for(kv, tracer_provider, meter_provider, record_keys)
-    if kv._driver is not None:
-        kv._driver = kv._telemetry.wrap(kv._driver)
+    telemetry = kv._telemetry = telemetry_for(kv, tracer_provider, meter_provider, record_keys)
+    if kv._driver is not None and telemetry.active:
+        kv._driver = telemetry.wrap(kv._driver)
         kv._run = kv._driver.table
 
 

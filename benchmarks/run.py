@@ -4,6 +4,7 @@
     python benchmarks/run.py memory            # in-process stores vs aiokv's memory driver
     python benchmarks/run.py reaper            # event-loop lag while expired keys are reclaimed
     python benchmarks/run.py redis             # aiokv's redis driver vs other clients
+    python benchmarks/run.py otel              # OpenTelemetry's cost: off, API only, SDK
 
 Run from the repository root (or anywhere: the repository root is put on ``sys.path``).
 Targets are printed with PASS/MISS; a miss never changes the exit status.
@@ -28,7 +29,7 @@ def _fix_sys_path() -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from benchmarks import bench_batch, bench_memory, bench_reaper, bench_redis
+    from benchmarks import bench_batch, bench_memory, bench_otel, bench_reaper, bench_redis
 
     parser = argparse.ArgumentParser(
         prog="benchmarks/run.py",
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("reaper", bench_reaper, "event-loop lag while the memory driver reclaims expired keys"),
         ("redis", bench_redis, "aiokv's redis driver vs redis.asyncio, coredis, valkey-glide"),
         ("batch", bench_batch, "pipelines and mget vs redis-py; memory pipelines vs single calls"),
+        ("otel", bench_otel, "OpenTelemetry on the memory driver: off, API only, SDK (ratios)"),
     )
     for name, module, help_text in commands:
         cmd = sub.add_parser(name, help=help_text, description=module.__doc__)

@@ -15,12 +15,13 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.trace import NoOpTracerProvider, SpanKind, StatusCode
 from servers import RedisServer
 from test_fastapi import _clean_env, serve
 
@@ -367,17 +368,32 @@ async def test_pool_in_use_idle_and_waiters(redis_server: RedisServer, otel: Ote
 # -- turning it on ----------------------------------------------------------------------------
 
 
-async def test_the_otel_setting_uses_the_global_providers(
+async def test_without_an_sdk_the_otel_setting_wraps_nothing(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # No SDK is configured globally in this process: the API's no-op spans run.
+    # No SDK is configured globally in this process: every span would be a no-op, so the
+    # client keeps calling the driver's own table (the zero-cost path).
     monkeypatch.setenv("KV_OTEL", "1")
     async with AsyncClient(driver="memory") as kv:
-        assert isinstance(kv._driver, InstrumentedDriver)
+        assert kv.settings.otel is True
+        assert kv._telemetry is not None
+        assert not isinstance(kv._driver, InstrumentedDriver)
+        assert kv._run is kv._driver.table  # type: ignore[union-attr]
         assert await kv.set("a", "1") is True
         assert await kv.get("a") == "1"
-        p = kv.pipeline()
-        assert await p.get("a").get("b").execute() == ["1", None]
+    kv = AsyncClient(driver="memory")
+    instrument(kv, tracer_provider=NoOpTracerProvider(), meter_provider=NoOpMeterProvider())
+    async with kv:
+        assert kv._run is kv._driver.table  # type: ignore[union-attr]
+
+
+async def test_an_sdk_tracer_alone_turns_it_on(otel: Otel) -> None:
+    kv = AsyncClient(driver="memory")
+    instrument(kv, tracer_provider=otel.tracer_provider, meter_provider=NoOpMeterProvider())
+    async with kv:
+        assert isinstance(kv._driver, InstrumentedDriver)
+        await kv.get("a")
+    assert otel.names() == ["GET"]
 
 
 async def test_instrumenting_an_open_client(kv: AsyncClient, otel: Otel) -> None:
