@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import re
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -15,6 +16,7 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+from docsnippets import doc_snippet
 from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
@@ -460,3 +462,23 @@ async def test_prometheus_example_serves_aiokv_series(
     output = log.read_text()
     assert '"name": "GET"' in output, output
     assert '"name": "SET"' in output, output
+
+
+# -- the README's example ---------------------------------------------------------------------
+
+
+def test_readme_observability_example(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in list(os.environ):
+        if name.startswith(("KV_", "REDIS_")):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)  # no stray .env file
+    exec(compile(doc_snippet("observability.py"), "README.md", "exec"), {"__name__": "readme"})
+    assert capsys.readouterr().out.splitlines() == [
+        "['GET', 'GET', 'SET', 'GET']",
+        "CacheStats(hits=1, misses=1, computations=1)",
+        "['aiokv.cache.computations', 'aiokv.cache.hits', 'aiokv.cache.misses', "
+        "'aiokv.memory.evicted', 'aiokv.memory.expired', 'aiokv.memory.keys', "
+        "'db.client.operation.duration']",
+    ]
