@@ -32,6 +32,7 @@ from .commands import DEFAULT, Commands, _Default
 from .commands._base import Command
 from .commands.strings import GET_BYTES
 from .drivers import create_driver
+from .observability import CacheCounters, Stats, collect, instrumented
 from .patterns import cache
 from .patterns.json import ANY, adapter_for, dump
 from .patterns.lock import Lock
@@ -104,6 +105,8 @@ class AsyncClient(Commands):
         self._task_group: TaskGroup | None = None
         self._driver: Driver | None = None
         self._run = _Unopened(self)
+        self._telemetry: Any = None  # see aiokv.observability
+        self._cache_counters = CacheCounters()
 
     @classmethod
     def from_url(cls, url: str, **overrides: Any) -> Self:
@@ -122,6 +125,7 @@ class AsyncClient(Commands):
         if self._driver is None:
             driver = create_driver(self.settings)
             driver.open(task_group)
+            driver = instrumented(self, driver)
             self._driver = driver
             self._run = driver.table
             self._state = "open"
@@ -189,6 +193,15 @@ class AsyncClient(Commands):
     def closed(self) -> bool:
         """True once ``aclose()`` has been called."""
         return self._state == "closed"
+
+    def stats(self) -> Stats:
+        """A snapshot of the client's counters: pool, store, cache-aside hits and misses.
+
+        Also the source of the OpenTelemetry metrics (see :mod:`aiokv.observability`). Never
+        opens the client and never raises; the redis pool reads as empty before the client has
+        connected.
+        """
+        return collect(self)
 
     # -- patterns: JSON values, cache-aside, invalidation, locks, scripts ---------------------
     # The logic lives in aiokv/patterns/; these methods only hand the client over.
@@ -290,7 +303,9 @@ class AsyncClient(Commands):
                 is (a model, a tuple, a datetime): pass ``type=``. Also if the factory's return
                 annotation cannot be resolved.
         """
-        return await cache.get_or_set(self, self._flights, key, factory, ttl, type)
+        return await cache.get_or_set(
+            self, self._flights, self._cache_counters, key, factory, ttl, type
+        )
 
     async def delete_matching(self, pattern: str, *, batch: int = 1000) -> int:
         """Delete every key matching the Redis glob ``pattern``; return how many were deleted.

@@ -167,6 +167,16 @@ class KVSettings(BaseSettings):
         "noeviction", validation_alias="KV_MEMORY_EVICTION_POLICY"
     )
     memory_reaper_interval: float = Field(0.1, gt=0, validation_alias="KV_MEMORY_REAPER_INTERVAL")
+    otel: bool = Field(
+        False,
+        validation_alias="KV_OTEL",
+        description="Trace and measure commands with OpenTelemetry (needs the `otel` extra).",
+    )
+    otel_record_keys: bool = Field(
+        False,
+        validation_alias="KV_OTEL_RECORD_KEYS",
+        description="Put keys and error messages on OpenTelemetry spans.",
+    )
 
     # -- Sentinel (see aiokv.drivers._redis_sentinel) --
     sentinels: Annotated[tuple[str, ...] | None, NoDecode] = Field(

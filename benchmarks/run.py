@@ -6,6 +6,7 @@
     python benchmarks/run.py redis             # aiokv's redis driver vs other clients
     python benchmarks/run.py zsets             # sorted sets: memory driver vs fakeredis, floor
     python benchmarks/run.py queue             # kv.queue jobs/s vs a raw redis-py BLMOVE loop
+    python benchmarks/run.py otel              # OpenTelemetry's cost: off, API only, SDK
 
 Run from the repository root (or anywhere: the repository root is put on ``sys.path``).
 Targets are printed with PASS/MISS; a miss never changes the exit status.
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     from benchmarks import (
         bench_batch,
         bench_memory,
+        bench_otel,
         bench_queue,
         bench_reaper,
         bench_redis,
@@ -52,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("batch", bench_batch, "pipelines and mget vs redis-py; memory pipelines vs single calls"),
         ("zsets", bench_zsets, "zadd/zrank/zrange: memory driver vs fakeredis, SortedList floor"),
         ("queue", bench_queue, "kv.queue throughput (jobs/s) vs a raw redis-py BLMOVE loop"),
+        ("otel", bench_otel, "OpenTelemetry on the memory driver: off, API only, SDK (ratios)"),
     )
     for name, module, help_text in commands:
         cmd = sub.add_parser(name, help=help_text, description=module.__doc__)

@@ -16,8 +16,8 @@ import pytest
 from servers import RedisServer
 
 ROOT = Path(__file__).resolve().parents[1]
-# Tested elsewhere: test_quickstart.py, test_fastapi.py, test_aiohttp.py.
-TESTED_ELSEWHERE = {"quickstart.py", "fastapi_app.py", "aiohttp_app.py"}
+# Tested elsewhere: test_quickstart.py, test_fastapi.py, test_aiohttp.py, test_observability.py.
+TESTED_ELSEWHERE = {"quickstart.py", "fastapi_app.py", "aiohttp_app.py", "fastapi_prometheus.py"}
 EXAMPLES = sorted(
     path for path in (ROOT / "examples").glob("*.py") if path.name not in TESTED_ELSEWHERE
 )

@@ -35,6 +35,7 @@ class Evictor:
         self._slot: dict[str, int] = {}
         self._clock = 0
         self._used: dict[str, int] = {}  # LRU: last access tick; LFU: access count
+        self.evicted = 0
 
     def make_room(self, key: str) -> None:
         """Register ``key`` as about to be created, evicting one key first if the store is full.
@@ -96,6 +97,7 @@ class Evictor:
         else:
             victim = min(candidates, key=self._used.__getitem__)
         self._driver._remove(victim)
+        self.evicted += 1
 
     def _sample(self) -> list[str]:
         keys = self._keys

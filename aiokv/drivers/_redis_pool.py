@@ -12,6 +12,8 @@ from typing import Any, NoReturn
 from redis.asyncio import ConnectionPool
 from redis.asyncio.connection import AbstractConnection
 
+from ..observability import PoolStats
+
 __all__ = [
     "NotNow",
     "OtherLoop",
@@ -89,6 +91,16 @@ class Pool(ConnectionPool):
         ):
             raise PoolFull()
         return super().get_connection(*args, **kwargs)  # type: ignore[no-untyped-call]
+
+    def stats(self) -> PoolStats:
+        """Connections in use and idle, and commands waiting for one."""
+        waiting = sum(1 for waiter in self.waiters if not waiter.done())
+        return PoolStats(
+            len(self._in_use_connections),
+            len(self._available_connections),
+            waiting,
+            self.max_connections,
+        )
 
     def take_handoff(self) -> Any:
         """Take the connection a release handed to this (woken) waiter."""

@@ -41,6 +41,7 @@ from .._pipeline import WatchSession
 from .._script import Script, ScriptArg
 from .._settings import KVSettings
 from ..commands._base import Command, Table
+from ..observability import MemoryStats
 from ._eviction import Evictor
 from ._memory.blocking import BlockingHandlers
 from ._memory.hashes import HashHandlers
@@ -141,6 +142,11 @@ class MemoryDriver(
             else:
                 await anyio.sleep(self._interval)
 
+    def stats(self) -> MemoryStats:
+        """Keys held, and keys expired and evicted since the driver was created."""
+        evicted = 0 if self._evictor is None else self._evictor.evicted
+        return MemoryStats(len(self._data), self.expired_keys, evicted)
+
     # -- expiry internals --------------------------------------------------------------------
 
     def reap(self, budget: float) -> bool:
@@ -164,6 +170,7 @@ class MemoryDriver(
                     key = bucket.popitem()[0]
                     del expires[key]
                     del data[key]
+                    self.expired_keys += 1
                     if evictor is not None:
                         evictor.forget(key)
                     countdown -= 1

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from .._client import AsyncClient
     from .._codec import TTL
     from ..commands import _Default
+    from ..observability import CacheCounters
 
 __all__ = ["declared_return_type", "delete_matching", "get_or_set", "read_cached"]
 
@@ -44,24 +45,32 @@ async def read_cached(kv: AsyncClient, key: str, adapter: TypeAdapter[Any]) -> A
 async def get_or_set(
     kv: AsyncClient,
     flights: SingleFlight,
+    counters: CacheCounters,
     key: str,
     factory: Callable[[], Any],
     ttl: TTL | _Default | None,
     tp: Any,
 ) -> Any:
-    """Implement ``AsyncClient.get_or_set``; ``tp`` None means the factory's return annotation."""
+    """Implement ``AsyncClient.get_or_set``; ``tp`` None means the factory's return annotation.
+
+    ``counters`` counts this call as a hit or a miss, and the factory's call (if this caller
+    makes it) as a computation.
+    """
     if tp is None:
         tp = declared_return_type(factory)
     adapter = adapter_for(tp)
     found = await read_cached(kv, key, adapter)
     if found is not MISS:
+        counters.hits += 1
         return found
-    fill = functools.partial(_fill, kv, key, factory, ttl, adapter, tp is ANY)
+    counters.misses += 1
+    fill = functools.partial(_fill, kv, counters, key, factory, ttl, adapter, tp is ANY)
     return await flights.run(key, fill)
 
 
 async def _fill(
     kv: AsyncClient,
+    counters: CacheCounters,
     key: str,
     factory: Callable[[], Any],
     ttl: TTL | _Default | None,
@@ -73,6 +82,7 @@ async def _fill(
     found = await read_cached(kv, key, adapter)
     if found is not MISS:
         return found
+    counters.computations += 1
     value = factory()
     if inspect.isawaitable(value):
         value = await value

@@ -131,6 +131,7 @@ class Store:
         self._reaped_until = int(clock())
         self._clock = clock
         self._watches: builtins.set[Watch] = set()
+        self.expired_keys = 0  # deleted past their deadline, lazily or by the reaper
 
     # -- watches -----------------------------------------------------------------------------
 
@@ -185,7 +186,11 @@ class Store:
     def _remove(self, key: str) -> None:
         del self._data[key]
         if self._expires:
-            self._clear_deadline(key)
+            deadline = self._expires.get(key)
+            if deadline is not None:
+                if self._clock() > deadline:  # every lazy expiry comes through here
+                    self.expired_keys += 1
+                self._clear_deadline(key)
         if self._evictor is not None:
             self._evictor.forget(key)
         if self._watches:
