@@ -32,7 +32,12 @@ from ._script import Script
 from ._settings import EvictionPolicy, KVSettings
 from .patterns.cached import cached
 from .patterns.lock import Lock
-from .patterns.ratelimit import RateLimiter, RateLimitResult
+from .patterns.ratelimit import (
+    MultiRateLimiter,
+    MultiRateLimitResult,
+    RateLimiter,
+    RateLimitResult,
+)
 from .patterns.sessions import SessionStore
 
 __version__ = "0.1.0"
@@ -55,6 +60,8 @@ __all__ = [
     "Lock",
     "LockError",
     "LockNotOwnedError",
+    "MultiRateLimitResult",
+    "MultiRateLimiter",
     "NoSuchKeyError",
     "NotAnIntegerError",
     "OutOfMemoryError",
