@@ -83,7 +83,8 @@ async def test_request_cache_control(edge: str) -> None:
         before = await calls(http, "product")
         no_store = await http.get("/products/1", headers={"Cache-Control": "no-store"})
         assert no_store.status_code == 200
-        assert "etag" not in no_store.headers and "x-cache" not in no_store.headers
+        assert "etag" not in no_store.headers
+        assert "x-cache" not in no_store.headers
         assert await calls(http, "product") == before + 1
 
         for directive in ("no-cache", "max-age=0"):
