@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 import pytest
 from fastapi import Depends, FastAPI
@@ -27,6 +29,13 @@ from aiokv.fastapi import RateLimit, client_ip, create_lifespan
 
 TESTS = Path(__file__).resolve().parent
 STRATEGIES = ["fixed", "sliding", "sliding-counter", "gcra", "multi"]
+
+
+@dataclass
+class Reply:
+    status_code: int
+    headers: Mapping[str, str]
+    body: bytes
 
 
 @pytest.fixture(scope="module", params=["memory", "redis"])
@@ -45,9 +54,14 @@ def edge(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
 async def test_exactly_the_limit_of_1000_concurrent_requests_pass(edge: str, strategy: str) -> None:
-    limits = httpx.Limits(max_connections=200)
-    async with httpx.AsyncClient(base_url=edge, timeout=60, limits=limits) as http:
-        replies = await asyncio.gather(*(http.get(f"/limited/{strategy}") for _ in range(1000)))
+    # aiohttp's client: several times faster than httpx's at a thousand requests.
+    async with aiohttp.ClientSession(edge) as http:
+
+        async def fetch() -> Reply:
+            async with http.get(f"/limited/{strategy}") as reply:
+                return Reply(reply.status, reply.headers, await reply.read())
+
+        replies = await asyncio.gather(*(fetch() for _ in range(1000)))
     allowed = [r for r in replies if r.status_code == 200]
     denied = [r for r in replies if r.status_code == 429]
     assert (len(allowed), len(denied)) == (100, 900)
@@ -63,7 +77,7 @@ async def test_exactly_the_limit_of_1000_concurrent_requests_pass(edge: str, str
         assert retry_after == reset
         assert 1 <= retry_after <= 2 * 7200  # bounded by the windows (twice for the counter)
     if strategy == "multi":  # the handler receives the binding limit's result
-        assert sorted(r.json() for r in allowed) == list(range(100))
+        assert sorted(int(r.body) for r in allowed) == list(range(100))
 
 
 async def test_key_function_none_is_not_limited(edge: str) -> None:
