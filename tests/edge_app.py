@@ -36,9 +36,7 @@ products = {1: Product(id=1, name="Green tea", price_cents=450)}
 
 @app.get("/products/{product_id}")
 @cache_response(http_cache, tags=["product:{product_id}"], vary=["accept-language"])
-async def get_product(
-    product_id: int, accept_language: Annotated[str, Header()] = "en"
-) -> Product:
+async def get_product(product_id: int, accept_language: Annotated[str, Header()] = "en") -> Product:
     calls["product"] += 1
     product = products[product_id].model_copy()
     if accept_language.startswith("fr"):

@@ -19,12 +19,15 @@ from typing import Any
 import aiohttp
 import httpx
 import pytest
+from aiohttp import web
 from fastapi import Depends, FastAPI
 from faultproxy import FaultProxy
 from servers import RedisServer
+from test_aiohttp import running
 from test_fastapi import _clean_env, serve
 
 from aiokv import AsyncClient, MultiRateLimiter, RateLimiter
+from aiokv.aiohttp import ratelimit_middleware
 from aiokv.fastapi import RateLimit, client_ip, create_lifespan
 
 TESTS = Path(__file__).resolve().parent
@@ -168,3 +171,47 @@ async def test_an_unreachable_store_fails_open_or_closed(proxy: FaultProxy) -> N
 def test_on_error_is_checked() -> None:
     with pytest.raises(ValueError, match="on_error"):
         RateLimit(RateLimiter(AsyncClient(), 1, 1), on_error="maybe")  # type: ignore[arg-type]
+
+
+# -- the aiohttp middleware, on a real aiohttp server --------------------------------------------
+
+
+@pytest.mark.parametrize("strategy", ["fixed", "sliding", "sliding-counter", "gcra"])
+async def test_aiohttp_middleware_allows_exactly_the_limit(kv: AsyncClient, strategy: Any) -> None:
+    limiter = RateLimiter(kv, 100, 3600, strategy, prefix="rl:")
+
+    async def index(request: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    app = web.Application(middlewares=[ratelimit_middleware(limiter)])
+    app.router.add_get("/", index)
+    async with running(app) as url, aiohttp.ClientSession(url) as http:
+
+        async def fetch() -> Reply:
+            async with http.get("/") as reply:
+                return Reply(reply.status, reply.headers, await reply.read())
+
+        replies = await asyncio.gather(*(fetch() for _ in range(1000)))
+    allowed = [r for r in replies if r.status_code == 200]
+    denied = [r for r in replies if r.status_code == 429]
+    assert (len(allowed), len(denied)) == (100, 900)
+    assert sorted(int(r.headers["ratelimit-remaining"]) for r in allowed) == list(range(100))
+    assert all(int(r.headers["retry-after"]) >= 1 for r in denied)
+    assert {r.headers["ratelimit-limit"] for r in replies} == {"100"}
+
+
+async def test_aiohttp_middleware_skips_requests_without_a_key(kv: AsyncClient) -> None:
+    limiter = RateLimiter(kv, 1, 60, prefix="rl:")
+
+    async def index(request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    by_token = ratelimit_middleware(limiter, key=lambda request: request.headers.get("token"))
+    app = web.Application(middlewares=[by_token])
+    app.router.add_get("/", index)
+    async with running(app) as url, aiohttp.ClientSession(url) as http:
+        anonymous = [(await http.get("/")).status for _ in range(3)]
+        token = [(await http.get("/", headers={"token": "t"})).status for _ in range(2)]
+    assert (anonymous, token) == ([200, 200, 200], [200, 429])
+    with pytest.raises(ValueError, match="on_error"):
+        ratelimit_middleware(limiter, on_error="never")  # type: ignore[arg-type]
