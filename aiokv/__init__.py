@@ -34,7 +34,12 @@ from ._settings import EvictionPolicy, KVSettings
 from .patterns.cached import cached
 from .patterns.lock import Lock
 from .patterns.queue import Job, Queue
-from .patterns.ratelimit import RateLimiter, RateLimitResult
+from .patterns.ratelimit import (
+    MultiRateLimiter,
+    MultiRateLimitResult,
+    RateLimiter,
+    RateLimitResult,
+)
 from .patterns.sessions import SessionStore
 from .pubsub import Message, Subscription
 
@@ -59,6 +64,8 @@ __all__ = [
     "Lock",
     "LockError",
     "LockNotOwnedError",
+    "MultiRateLimitResult",
+    "MultiRateLimiter",
     "NoSuchKeyError",
     "Message",
     "NotAnIntegerError",

@@ -31,10 +31,10 @@ from .commands._base import Command, Table
 from .observability import Stats
 
 if TYPE_CHECKING:
-    from .pubsub import Feed, Subscription
     from ._client import AsyncClient
     from ._pipeline import WatchSession
     from ._protocol import Driver
+    from .pubsub import Feed, Subscription
 
 __all__ = ["InstrumentedDriver", "Telemetry"]
 

@@ -24,8 +24,9 @@ the server, password masked. The memory driver's store lives in the process: eac
 
 from __future__ import annotations
 
+import inspect
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Final
 
 try:
@@ -40,8 +41,12 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess witho
 
 from ._client import AsyncClient
 from ._settings import KVSettings
+from .patterns.ratelimit import MultiRateLimiter, RateLimiter
+from .web.ratelimit import OnError, decide
 
-__all__ = ["KV_KEY", "get_kv", "setup"]
+__all__ = ["KV_KEY", "client_ip", "get_kv", "ratelimit_middleware", "setup"]
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 _logger = logging.getLogger("aiokv")
 
@@ -108,3 +113,51 @@ def get_kv(request: web.Request) -> AsyncClient:
         raise RuntimeError(
             "no aiokv client on this application: call aiokv.aiohttp.setup(app) before it starts"
         ) from None
+
+
+def client_ip(request: web.Request) -> str | None:
+    """The key of a request by its client's address (``request.remote``)."""
+    return request.remote
+
+
+def ratelimit_middleware(
+    limiter: RateLimiter | MultiRateLimiter,
+    *,
+    key: Callable[[web.Request], str | Awaitable[str | None] | None] = client_ip,
+    cost: int = 1,
+    on_error: OnError = "allow",
+) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+    """A middleware applying ``limiter`` to every request: ``web.Application(middlewares=[...])``.
+
+    Allowed responses carry ``RateLimit-Limit``, ``RateLimit-Remaining`` and
+    ``RateLimit-Reset``; denied requests get 429 with those and ``Retry-After``. Arguments and
+    the failure policy are those of :class:`aiokv.fastapi.RateLimit`: ``key`` returns None to
+    let a request through unlimited; ``on_error="allow"`` (fail open) or ``"deny"`` (503) when
+    the store cannot answer or a hit's reply was lost (it is never re-sent).
+
+    Raises:
+        ValueError: for an unknown ``on_error``.
+    """
+    if on_error not in ("allow", "deny"):
+        raise ValueError(f"on_error must be 'allow' or 'deny', not {on_error!r}")
+
+    @web.middleware
+    async def ratelimit(request: web.Request, handler: Handler) -> web.StreamResponse:
+        name = key(request)
+        if inspect.isawaitable(name):
+            name = await name
+        if name is None:
+            return await handler(request)
+        decision = await decide(limiter, name, cost, on_error)
+        if decision.status == 429:
+            raise web.HTTPTooManyRequests(headers=decision.headers, text="rate limit exceeded")
+        if decision.status == 503:
+            raise web.HTTPServiceUnavailable(
+                headers=decision.headers, text="rate limit store unavailable"
+            )
+        response = await handler(request)
+        if not response.prepared:
+            response.headers.update(decision.headers)
+        return response
+
+    return ratelimit

@@ -205,7 +205,13 @@ async def test_get_kv_looks_through_parent_apps_and_explains_a_missing_setup() -
 
 def test_kv_key_is_typed() -> None:
     assert isinstance(KV_KEY, web.AppKey)
-    assert set(aiokv.aiohttp.__all__) == {"KV_KEY", "get_kv", "setup"}
+    assert set(aiokv.aiohttp.__all__) == {
+        "KV_KEY",
+        "client_ip",
+        "get_kv",
+        "ratelimit_middleware",
+        "setup",
+    }
 
 
 def test_import_without_aiohttp_names_the_extra() -> None:

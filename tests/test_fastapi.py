@@ -235,8 +235,12 @@ def test_public_names() -> None:
     assert set(aiokv.fastapi.__all__) == {
         "KV",
         "AppLifespan",
+        "RateLimit",
+        "cache_response",
+        "client_ip",
         "create_lifespan",
         "get_kv",
+        "header_key",
         "lifespan",
     }
 

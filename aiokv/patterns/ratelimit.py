@@ -20,6 +20,25 @@ Strategies:
   edges. Memory is at most ``limit`` entries per key and time is amortised O(1) per hit, so
   prefer ``"fixed"`` for limits of many thousands. Time comes from the server (Lua ``TIME``), so
   client clocks do not matter; on the memory driver from ``time.monotonic``.
+
+  ``"sliding-counter"``: two counters per key, the current bucket's and the previous one's (each
+  ``window`` long, the first starting with the first hit). The count in the last ``window`` is
+  estimated as ``previous * (share of the previous bucket still in the window) + current``, and
+  a hit is allowed when the estimate plus its cost is within ``limit``. O(1) time and memory
+  whatever the limit; no 2x burst at bucket edges, at the price of an estimate that assumes the
+  previous bucket's hits were spread evenly. ``reset_after`` is when the estimate has faded by
+  one unit, which can be more than ``window`` away.
+
+  ``"gcra"``: the generic cell rate algorithm, a token bucket without a refill loop: a bucket of
+  ``burst`` tokens (default ``limit``) refilled at ``limit`` per ``window``, one token every
+  ``window / limit`` (rounded up to whole microseconds, so the rate never exceeds the limit).
+  One timestamp per key. ``burst`` hits may pass at once, then one per interval; ``remaining``
+  is the tokens left and ``reset_after`` the time until the next one.
+
+Several limits at once (10 per second and 1,000 per hour) are :class:`MultiRateLimiter`: each hit
+is checked against every limit and counted in all of them, or in none, in one atomic step.
+``"sliding-counter"`` and ``"gcra"`` keep every limit of a key in one hash (see
+:mod:`aiokv.patterns._ratelimit_multi`), so a key still lives in one Cluster slot.
 """
 
 from __future__ import annotations
@@ -28,17 +47,25 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
 from .._codec import TTL, parse_int, ttl_to_ms
 from .._exceptions import InvalidArgumentError
 from .._script import Script, ScriptArg
+from ._ratelimit_multi import GCRA, SLIDING_COUNTER
 
 if TYPE_CHECKING:
     from .._client import AsyncClient
     from ..drivers.memory import MemoryDriver as Driver
 
-__all__ = ["RateLimitResult", "RateLimiter"]
+__all__ = [
+    "MultiRateLimitResult",
+    "MultiRateLimiter",
+    "MultiStrategy",
+    "RateLimitResult",
+    "RateLimiter",
+    "Strategy",
+]
 
 
 @dataclass(frozen=True)
@@ -161,7 +188,38 @@ return {allowed and 1 or 0, math.max(limit - used, 0), reset}
 )
 """ARGV: limit, window (ms), cost; timestamps in µs. Returns as FIXED_WINDOW does."""
 
-_SCRIPTS = {"fixed": FIXED_WINDOW, "sliding": SLIDING_LOG}
+Strategy: TypeAlias = Literal["fixed", "sliding", "sliding-counter", "gcra"]
+"""The name of a counting strategy; see :mod:`aiokv.patterns.ratelimit`."""
+
+MultiStrategy: TypeAlias = Literal["sliding-counter", "gcra"]
+"""The strategies that check several limits in one step."""
+
+_SCRIPTS: dict[str, Script] = {
+    "fixed": FIXED_WINDOW,
+    "sliding": SLIDING_LOG,
+    "sliding-counter": SLIDING_COUNTER,
+    "gcra": GCRA,
+}
+_MULTI = ("sliding-counter", "gcra")
+
+
+def _check_limit(limit: object, window: TTL, burst: object) -> tuple[int, int, int]:
+    if type(limit) is not int or limit < 1:
+        raise InvalidArgumentError(f"limit must be an int >= 1, got {limit!r}")
+    window_ms = ttl_to_ms(window)
+    if window_ms < 1:
+        raise InvalidArgumentError(f"window must be at least 1 ms, got {window!r}")
+    if burst is None:
+        burst = limit
+    if type(burst) is not int or burst < 1:
+        raise InvalidArgumentError(f"burst must be an int >= 1, got {burst!r}")
+    return limit, window_ms, burst
+
+
+def _check_cost(cost: object) -> int:
+    if type(cost) is not int or cost < 0:
+        raise InvalidArgumentError(f"cost must be an int >= 0, got {cost!r}")
+    return cost
 
 
 class RateLimiter:
@@ -173,11 +231,14 @@ class RateLimiter:
         kv: The client.
         limit: Units allowed per window (>= 1).
         window: Seconds or a timedelta (>= 1 ms).
-        strategy: ``"fixed"`` or ``"sliding"``; see :mod:`aiokv.patterns.ratelimit`.
+        strategy: ``"fixed"``, ``"sliding"``, ``"sliding-counter"`` or ``"gcra"``; see
+            :mod:`aiokv.patterns.ratelimit`.
+        burst: For ``"gcra"`` only: the tokens that may be spent at once (default ``limit``).
         prefix: Prepended to each key (after the client's key prefix).
 
     Raises:
-        InvalidArgumentError: for a limit < 1, a window under 1 ms or an unknown strategy.
+        InvalidArgumentError: for a limit or burst < 1, a window under 1 ms, an unknown
+            strategy, or a burst with another strategy than ``"gcra"``.
     """
 
     def __init__(
@@ -185,24 +246,30 @@ class RateLimiter:
         kv: AsyncClient,
         limit: int,
         window: TTL,
-        strategy: Literal["fixed", "sliding"] = "fixed",
+        strategy: Strategy = "fixed",
         *,
+        burst: int | None = None,
         prefix: str = "ratelimit:",
     ) -> None:
-        if type(limit) is not int or limit < 1:
-            raise InvalidArgumentError(f"limit must be an int >= 1, got {limit!r}")
-        window_ms = ttl_to_ms(window)
-        if window_ms < 1:
-            raise InvalidArgumentError(f"window must be at least 1 ms, got {window!r}")
         if strategy not in _SCRIPTS:
-            raise InvalidArgumentError(f"strategy must be 'fixed' or 'sliding', not {strategy!r}")
+            raise InvalidArgumentError(
+                f"strategy must be one of {', '.join(map(repr, _SCRIPTS))}, not {strategy!r}"
+            )
+        if burst is not None and strategy != "gcra":
+            raise InvalidArgumentError(f"burst is for the 'gcra' strategy, not {strategy!r}")
+        limit, window_ms, burst = _check_limit(limit, window, burst)
         self._kv = kv
         self.limit = limit
         self.window = window_ms / 1000
         self.strategy = strategy
+        self.burst = burst
         self.prefix = prefix
         self._window_ms = window_ms
         self._script = _SCRIPTS[strategy]
+        if strategy in _MULTI:
+            self._args: list[ScriptArg] = [1, limit, window_ms, burst]
+        else:
+            self._args = [limit, window_ms]
 
     def __repr__(self) -> str:
         return (
@@ -210,22 +277,27 @@ class RateLimiter:
             f"prefix={self.prefix!r}>"
         )
 
+    @property
+    def quota(self) -> int:
+        """The units a key may spend at once: ``burst`` for ``"gcra"``, else ``limit``."""
+        return self.burst if self.strategy == "gcra" else self.limit
+
     async def hit(self, key: str, cost: int = 1) -> RateLimitResult:
         """Record a hit of ``cost`` units for ``key`` if it fits in the limit.
 
         A denied hit records nothing. ``cost=0`` only reports what is left. A cost above the
-        limit is always denied.
+        limit (the burst, for ``"gcra"``) is always denied.
 
         Raises:
             InvalidArgumentError: for a negative or non-int ``cost``.
             WrongTypeError: if the key holds a value of another kind (another limiter's).
+            OutcomeUnknownError: if the connection failed after the hit was sent: it may or may
+                not have been counted, and it is never sent twice.
         """
-        if type(cost) is not int or cost < 0:
-            raise InvalidArgumentError(f"cost must be an int >= 0, got {cost!r}")
-        allowed, remaining, reset_ms = await self._kv.run_script(
-            self._script, [self.prefix + key], [self.limit, self._window_ms, cost]
-        )
-        return RateLimitResult(bool(allowed), int(remaining), int(reset_ms) / 1000)
+        cost = _check_cost(cost)
+        args = [cost, *self._args] if self.strategy in _MULTI else [*self._args, cost]
+        reply = await self._kv.run_script(self._script, [self.prefix + key], args)
+        return RateLimitResult(bool(reply[0]), int(reply[1]), int(reply[2]) / 1000)
 
     async def is_allowed(self, key: str) -> bool:
         """Record a hit of cost 1 for ``key``; True if it was allowed. See :meth:`hit`."""
@@ -233,4 +305,119 @@ class RateLimiter:
 
     async def reset(self, key: str) -> bool:
         """Forget every hit of ``key`` (after a successful login, say); True if any were counted."""
+        return await self._kv.delete(self.prefix + key) > 0
+
+
+@dataclass(frozen=True)
+class MultiRateLimitResult(RateLimitResult):
+    """The outcome of one :meth:`MultiRateLimiter.hit`: the binding limit's figures, and each's.
+
+    ``allowed``, ``remaining`` and ``reset_after`` are those of the binding limit: when allowed,
+    the one with the least room left; when denied, the denying limit that frees up last (so
+    ``reset_after`` is a fair ``Retry-After``).
+
+    Attributes:
+        quota: The binding limit's ``limit`` (its ``burst`` for ``"gcra"``).
+        window: The binding limit's window, in seconds.
+        results: One result per limit, in the order the limits were given.
+    """
+
+    quota: int
+    window: float
+    results: tuple[RateLimitResult, ...]
+
+
+class MultiRateLimiter:
+    """Several limits per key, checked and counted in one atomic step: a hit counts in all or none.
+
+    Example: ``MultiRateLimiter(kv, [(10, 1), (1000, 3600)])`` allows 10 per second and 1,000
+    per hour. Two limits may not share a window.
+
+    Args:
+        kv: The client.
+        limits: ``(limit, window)`` pairs, or ``(limit, window, burst)`` for ``"gcra"``.
+        strategy: ``"sliding-counter"`` (the default) or ``"gcra"``.
+        prefix: Prepended to each key (after the client's key prefix).
+
+    Raises:
+        InvalidArgumentError: for no limits, an invalid limit, window or burst, two limits with
+            the same window, or another strategy.
+    """
+
+    def __init__(
+        self,
+        kv: AsyncClient,
+        limits: Sequence[tuple[int, TTL] | tuple[int, TTL, int]],
+        strategy: MultiStrategy = "sliding-counter",
+        *,
+        prefix: str = "ratelimit:",
+    ) -> None:
+        if strategy not in _MULTI:
+            raise InvalidArgumentError(
+                f"strategy must be 'sliding-counter' or 'gcra', not {strategy!r}"
+            )
+        if not limits:
+            raise InvalidArgumentError("limits must hold at least one (limit, window) pair")
+        checked = []
+        for spec in limits:
+            if strategy != "gcra" and len(spec) > 2:
+                raise InvalidArgumentError(f"burst is for the 'gcra' strategy, not {strategy!r}")
+            burst = spec[2] if len(spec) > 2 else None
+            checked.append(_check_limit(spec[0], spec[1], burst))
+        if len({window for _, window, _ in checked}) < len(checked):
+            raise InvalidArgumentError("two limits share a window; keep the smaller limit")
+        self._kv = kv
+        self.limits = [(limit, window / 1000) for limit, window, _ in checked]
+        self.strategy = strategy
+        self.prefix = prefix
+        self._checked = checked
+        self._script = _SCRIPTS[strategy]
+        self._args: list[ScriptArg] = [len(checked)]
+        for limit, window, burst in checked:
+            self._args += [limit, window, burst]
+
+    def __repr__(self) -> str:
+        limits = ", ".join(f"{limit} per {window}s" for limit, window in self.limits)
+        return f"<MultiRateLimiter {limits} strategy={self.strategy} prefix={self.prefix!r}>"
+
+    async def hit(self, key: str, cost: int = 1) -> MultiRateLimitResult:
+        """Record a hit of ``cost`` units for ``key`` in every limit, if it fits in all of them.
+
+        A denied hit records nothing in any limit. ``cost=0`` only reports what is left.
+
+        Raises:
+            InvalidArgumentError: for a negative or non-int ``cost``.
+            WrongTypeError: if the key holds a value of another kind (another limiter's).
+            OutcomeUnknownError: if the connection failed after the hit was sent: it may or may
+                not have been counted, and it is never sent twice.
+        """
+        cost = _check_cost(cost)
+        reply = await self._kv.run_script(self._script, [self.prefix + key], [cost, *self._args])
+        allowed = bool(reply[0])
+        results = tuple(
+            RateLimitResult(allowed, int(reply[1 + 2 * i]), int(reply[2 + 2 * i]) / 1000)
+            for i in range(len(self._checked))
+        )
+        if allowed:
+            index = min(range(len(results)), key=lambda i: results[i].remaining)
+        else:
+            short = [i for i, r in enumerate(results) if r.remaining < cost] or range(len(results))
+            index = max(short, key=lambda i: results[i].reset_after)
+        limit, window_ms, burst = self._checked[index]
+        binding = results[index]
+        return MultiRateLimitResult(
+            allowed,
+            binding.remaining,
+            binding.reset_after,
+            quota=burst if self.strategy == "gcra" else limit,
+            window=window_ms / 1000,
+            results=results,
+        )
+
+    async def is_allowed(self, key: str) -> bool:
+        """Record a hit of cost 1 for ``key``; True if it was allowed. See :meth:`hit`."""
+        return (await self.hit(key)).allowed
+
+    async def reset(self, key: str) -> bool:
+        """Forget every hit of ``key`` in every limit; True if any were counted."""
         return await self._kv.delete(self.prefix + key) > 0
