@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     Field,
@@ -23,11 +23,12 @@ from pydantic_settings import (
     BaseSettings,
     DotEnvSettingsSource,
     EnvSettingsSource,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
 
-from ._url import SCHEME_DRIVERS, mask_url, parse_url
+from ._url import SCHEME_DRIVERS, mask_url, parse_nodes, parse_url
 
 __all__ = ["MAX_TTL_SECONDS", "MIN_TTL_SECONDS", "EvictionPolicy", "KVSettings", "mask_url"]
 
@@ -82,10 +83,10 @@ class KVSettings(BaseSettings):
         allow_inf_nan=False,
     )
 
-    driver: Literal["memory", "redis"] = Field(
+    driver: Literal["memory", "redis", "cluster"] = Field(
         "memory",
         validation_alias="KV_DRIVER",
-        description="`memory` (in-process, the default) or `redis`.",
+        description="`memory` (in-process, the default), `redis` or `cluster` (Redis Cluster).",
     )
     url: str | None = Field(
         None,
@@ -127,11 +128,36 @@ class KVSettings(BaseSettings):
         "noeviction", validation_alias="KV_MEMORY_EVICTION_POLICY"
     )
     memory_reaper_interval: float = Field(0.1, gt=0, validation_alias="KV_MEMORY_REAPER_INTERVAL")
+    # -- Redis Cluster (the cluster driver; see aiokv/drivers/cluster.py) --
+    cluster_nodes: Annotated[list[str] | None, NoDecode] = Field(
+        None,
+        validation_alias="REDIS_CLUSTER_NODES",
+        description="`host:port` of some cluster nodes (comma-separated in the variable); "
+        "the others are discovered. Selects the cluster driver unless `driver` is given.",
+    )
+    memory_cluster_slots: bool = Field(
+        False,
+        validation_alias="KV_MEMORY_CLUSTER_SLOTS",
+        description="The memory driver refuses atomic operations on keys of several cluster "
+        "slots with CrossSlotError, as a cluster does.",
+    )
 
     @field_validator("default_ttl", mode="before")
     @classmethod
     def _timedelta_seconds(cls, value: Any) -> Any:
         return value.total_seconds() if isinstance(value, timedelta) else value
+
+    @field_validator("cluster_nodes", mode="before")
+    @classmethod
+    def _split_nodes(cls, value: Any) -> Any:
+        return [part.strip() for part in value.split(",")] if isinstance(value, str) else value
+
+    @field_validator("cluster_nodes")
+    @classmethod
+    def _checked_nodes(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        return [f"{host}:{port}" for host, port in parse_nodes(",".join(value))]
 
     @field_validator("url", mode="before")
     @classmethod
@@ -148,11 +174,15 @@ class KVSettings(BaseSettings):
     def _fields_from_url(self) -> KVSettings:
         # The fields show what the URL says; a URL picks its driver unless one was given.
         if self.url is None:
+            if self.cluster_nodes is not None and "driver" not in self.model_fields_set:
+                object.__setattr__(self, "driver", "cluster")
             return self
         parts = parse_url(self.url)
         found: dict[str, Any] = {}
         if "driver" not in self.model_fields_set:
             found["driver"] = parts.driver
+        if parts.nodes:
+            found["cluster_nodes"] = [f"{host}:{port}" for host, port in parts.nodes]
         if parts.scheme != "memory":
             secret = None if parts.password is None else SecretStr(parts.password)
             found.update(db=parts.db, username=parts.username, password=secret)
@@ -176,6 +206,8 @@ class KVSettings(BaseSettings):
         if self.url is not None:
             return mask_url(self.url)
         auth = f"{self.username or ''}:***@" if self.password is not None else ""
+        if self.driver == "cluster" and self.cluster_nodes:
+            return f"redis+cluster://{auth}{','.join(self.cluster_nodes)}"
         return f"redis://{auth}{self.host}:{self.port}/{self.db}"
 
     @property
@@ -186,7 +218,7 @@ class KVSettings(BaseSettings):
                 "the memory driver: an in-process store, one per process (each worker process "
                 "has its own data, and it is gone when the process exits)"
             )
-        return f"the redis driver on {self.masked_url}"
+        return f"the {self.driver} driver on {self.masked_url}"
 
     def with_overrides(self, **overrides: Any) -> KVSettings:
         """Return these settings with ``overrides`` (field names) applied on top.

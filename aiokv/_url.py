@@ -5,7 +5,12 @@ The forms aiokv reads::
     redis://[[user]:password@]host[:port][/db][?param=value&...]
     rediss://...                     the same over TLS; it also takes the ssl_* parameters
     unix://[[user]:password@]/path/to/redis.sock[?db=N&...]
+    redis+cluster://[[user]:password@]host1:port1,host2:port2[?param=value&...]
+    rediss+cluster://...             a Redis Cluster over TLS
     memory://
+
+A cluster URL names some of the cluster's nodes (the others are discovered) and no database: a
+cluster has database 0 only.
 
 The ``user:password`` part ends at the LAST ``@`` of the URL, so a password may hold any character
 as it is (``/``, ``@``, ``:``, ``#``, ``?``); percent-escapes (``%2F``) are decoded once. A raw
@@ -21,12 +26,19 @@ import re
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote, unquote
 
-__all__ = ["SCHEME_DRIVERS", "ConnectionURL", "mask_url", "parse_url"]
+__all__ = ["SCHEME_DRIVERS", "ConnectionURL", "mask_url", "parse_nodes", "parse_url"]
 
-SCHEME_DRIVERS = {"memory": "memory", "redis": "redis", "rediss": "redis", "unix": "redis"}
+SCHEME_DRIVERS = {
+    "memory": "memory",
+    "redis": "redis",
+    "rediss": "redis",
+    "unix": "redis",
+    "redis+cluster": "cluster",
+    "rediss+cluster": "cluster",
+}
 """The driver each URL scheme selects when ``driver`` is not set."""
 
-_SCHEMES = "redis://, rediss://, unix:// or memory://"
+_SCHEMES = "redis://, rediss://, unix://, redis+cluster://, rediss+cluster:// or memory://"
 _SCHEME_NAME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,15}")
 _QUERY_SECRET = re.compile(r"([?&](?:ssl_)?password=)[^&#]*")
 _FALSE = {"0", "f", "false", "n", "no", "off"}
@@ -66,6 +78,8 @@ class ConnectionURL:
     port: int = 6379
     db: int = 0
     socket_path: str | None = None
+    nodes: tuple[tuple[str, int], ...] = ()
+    """A cluster URL's nodes (the first is also ``host``/``port``)."""
 
     @property
     def driver(self) -> str:
@@ -142,6 +156,19 @@ def parse_url(url: str) -> ConnectionURL:
             db=0 if db is None else db,
             socket_path=unquote(slash + path),
         )
+    if scheme.endswith("+cluster"):
+        if db:
+            raise ValueError("a cluster has database 0 only: remove the database from the URL")
+        nodes = parse_nodes(address)
+        return ConnectionURL(
+            url=url,
+            scheme=scheme,
+            username=username,
+            password=password,
+            host=nodes[0][0],
+            port=nodes[0][1],
+            nodes=nodes,
+        )
     host, port = _address(address)
     return ConnectionURL(
         url=url,
@@ -166,7 +193,7 @@ def _parameters(scheme: str, query: str) -> dict[str, str]:
                 f"(pass {field}= or set {variable})"
             )
         if name in _TLS_PARAMETERS:
-            if scheme != "rediss":
+            if not scheme.startswith("rediss"):
                 raise ValueError(f"{name!r} applies to TLS only: use a rediss:// URL")
             _check_tls(name, value)
         elif name != "db" and name not in _TEXT_PARAMETERS:
@@ -207,6 +234,18 @@ def _database(path: str, in_query: str | None) -> int | None:
             raise ValueError("the URL's path and its 'db' parameter name different databases")
         db = int(path)
     return db
+
+
+def parse_nodes(text: str) -> tuple[tuple[str, int], ...]:
+    """Cluster nodes written ``host1:port1,host2:port2`` (IPv6 hosts in brackets).
+
+    Raises:
+        ValueError: for an empty list or a bad port, without quoting the text.
+    """
+    parts = [part.strip() for part in text.split(",")]
+    if not any(parts) or not all(parts):
+        raise ValueError("cluster nodes are written host1:port1,host2:port2, none empty")
+    return tuple(_address(part) for part in parts)
 
 
 def _address(address: str) -> tuple[str, int]:

@@ -6,20 +6,22 @@ from collections.abc import AsyncIterator, Awaitable
 
 from .._codec import TTL, check_count, ttl_to_ms
 from .._exceptions import InvalidArgumentError
-from ._base import ALL_KEYS, NO_KEYS, Command, command, constant, text
+from ._base import ALL_KEYS, NO_KEYS, SAME, SUM, Command, command, constant, text
 from ._facade import Facade
 
 __all__ = ["KeyCommands"]
 
-DEL = Command("DEL", encode=lambda keys: ("DEL", *keys), keys=ALL_KEYS)
-EXISTS = Command("EXISTS", readonly=True, encode=lambda keys: ("EXISTS", *keys), keys=ALL_KEYS)
+DEL = Command("DEL", encode=lambda keys: ("DEL", *keys), keys=ALL_KEYS, merge=SUM)
+EXISTS = Command(
+    "EXISTS", readonly=True, encode=lambda keys: ("EXISTS", *keys), keys=ALL_KEYS, merge=SUM
+)
 PEXPIRE = Command("PEXPIRE", decode=bool)
 PERSIST = Command("PERSIST", decode=bool)
 PTTL = Command("PTTL", readonly=True)
 TTL_ = Command("TTL", readonly=True)
 TYPE = Command("TYPE", readonly=True, decode=lambda raw: raw if type(raw) is str else text(raw))
-DBSIZE = Command("DBSIZE", readonly=True, keys=NO_KEYS)
-FLUSHDB = Command("FLUSHDB", decode=lambda raw: None, keys=NO_KEYS)
+DBSIZE = Command("DBSIZE", readonly=True, keys=NO_KEYS, merge=SUM)
+FLUSHDB = Command("FLUSHDB", decode=lambda raw: None, keys=NO_KEYS, merge=SAME)
 PING = Command("PING", readonly=True, decode=bool, keys=NO_KEYS)
 
 
