@@ -916,6 +916,11 @@ class RedisCluster:
                 return next(node for node in self.nodes if node.port == port)
         raise ServerHarnessError(f"no node serves slot {slot}")
 
+    def flushall(self) -> None:
+        """Empty every running primary."""
+        for node in self.current_primaries():
+            node.command("FLUSHALL")
+
     def current_primaries(self) -> list[RedisServer]:
         """The running nodes that are primaries now (after failovers too)."""
         return [

@@ -14,7 +14,7 @@ from __future__ import annotations
 from binascii import crc_hqx
 from collections.abc import Iterable, Sequence
 
-from .._exceptions import CrossSlotError
+from .._exceptions import CrossSlotError, InvalidArgumentError
 
 __all__ = ["SLOTS", "cross_slot_error", "key_slot", "slot_of"]
 
@@ -22,8 +22,15 @@ SLOTS = 16384
 
 
 def key_slot(key: str | bytes) -> int:
-    """The hash slot of ``key`` (a str is hashed as the UTF-8 bytes a server stores)."""
-    raw = key.encode("utf-8", "surrogateescape") if isinstance(key, str) else key
+    """The hash slot of ``key`` (a str is hashed as the UTF-8 bytes a server stores).
+
+    Raises:
+        InvalidArgumentError: for a str no server can store (a lone surrogate).
+    """
+    try:
+        raw = key.encode("utf-8", "surrogateescape") if isinstance(key, str) else key
+    except UnicodeEncodeError as exc:
+        raise InvalidArgumentError(f"cannot send this argument: {exc}") from None
     start = raw.find(b"{")
     if start != -1:
         end = raw.find(b"}", start + 1)
