@@ -27,11 +27,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from redis.asyncio.cluster import ClusterNode, RedisCluster  # noqa: E402
-from servers import RedisCluster as ClusterHarness  # noqa: E402
+from redis.asyncio.cluster import ClusterNode, RedisCluster
+from servers import RedisCluster as ClusterHarness
 
-from aiokv import AsyncClient  # noqa: E402
-from aiokv.commands._base import ALL_KEYS, IN_ORDER, Command  # noqa: E402
+from aiokv import AsyncClient
+from aiokv.commands._base import ALL_KEYS, IN_ORDER, Command
 
 # The spec the facade's mget() will use: one line, as any splittable command.
 MGET = Command(
@@ -102,7 +102,7 @@ async def main(seq: int, conc: int, rounds: int) -> None:
                 "100 sequential get": hundred_gets,
             }
             times: dict[str, list[float]] = {name: [] for name in work}
-            for name, run in work.items():  # warm-up
+            for run in work.values():  # warm-up
                 await run()
             for _ in range(rounds):
                 for name, run in work.items():
