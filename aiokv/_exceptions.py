@@ -13,6 +13,7 @@ the same mistake, so user code never depends on the driver in use::
     │   ├── NoSuchKeyError            (LookupError) the command needs a key that does not exist
     │   ├── OutOfMemoryError                        memory limit reached under `noeviction`
     │   ├── PermissionDeniedError                   the ACL user may not run the command (NOPERM)
+    │   ├── CrossSlotError                          atomic operation on keys of several slots
     │   └── TransactionAbortedError                 a command was refused while queueing (EXECABORT)
     ├── ValueDecodeError              (ValueError)  a stored value is not UTF-8 text
     ├── KVConnectionError             (ConnectionError) the server cannot be reached
@@ -32,6 +33,7 @@ __all__ = [
     "ArgumentTypeError",
     "ClientClosedError",
     "CommandError",
+    "CrossSlotError",
     "DriverUnavailableError",
     "IntegerOverflowError",
     "InvalidArgumentError",
@@ -110,6 +112,17 @@ class OutOfMemoryError(CommandError):
 
 class PermissionDeniedError(CommandError):
     """The connection's ACL user may not run this command or touch this key (Redis's NOPERM)."""
+
+
+class CrossSlotError(CommandError):
+    """An atomic operation names keys of several cluster hash slots (Redis's CROSSSLOT).
+
+    A cluster runs a transaction, a script or a multi-key command such as ``sinterstore``
+    on one node only, so all its keys must hash to one slot. Put the part of the key that
+    must match in braces, a hash tag: ``{user:1}:cart`` and ``{user:1}:orders`` share a slot.
+    Raised by the cluster driver before anything is sent, and by the memory driver with
+    ``memory_cluster_slots=True``.
+    """
 
 
 class TransactionAbortedError(CommandError):

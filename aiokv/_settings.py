@@ -37,6 +37,7 @@ from ._url import (
     ConnectionURL,
     mask_url,
     parse_addresses,
+    parse_nodes,
     parse_url,
 )
 
@@ -122,10 +123,10 @@ class KVSettings(BaseSettings):
         allow_inf_nan=False,
     )
 
-    driver: Literal["memory", "redis"] = Field(
+    driver: Literal["memory", "redis", "cluster"] = Field(
         "memory",
         validation_alias="KV_DRIVER",
-        description="`memory` (in-process, the default) or `redis`.",
+        description="`memory` (in-process, the default), `redis` or `cluster` (Redis Cluster).",
     )
     url: str | None = Field(
         None,
@@ -176,6 +177,20 @@ class KVSettings(BaseSettings):
         False,
         validation_alias="KV_OTEL_RECORD_KEYS",
         description="Put keys and error messages on OpenTelemetry spans.",
+    )
+
+    # -- Redis Cluster (the cluster driver; see aiokv/drivers/cluster.py) --
+    cluster_nodes: Annotated[list[str] | None, NoDecode] = Field(
+        None,
+        validation_alias="REDIS_CLUSTER_NODES",
+        description="`host:port` of some cluster nodes (comma-separated in the variable); "
+        "the others are discovered. Selects the cluster driver unless `driver` is given.",
+    )
+    memory_cluster_slots: bool = Field(
+        False,
+        validation_alias="KV_MEMORY_CLUSTER_SLOTS",
+        description="The memory driver refuses atomic operations on keys of several cluster "
+        "slots with CrossSlotError, as a cluster does.",
     )
 
     # -- Sentinel (see aiokv.drivers._redis_sentinel) --
@@ -233,6 +248,18 @@ class KVSettings(BaseSettings):
     def _timedelta_seconds(cls, value: Any) -> Any:
         return value.total_seconds() if isinstance(value, timedelta) else value
 
+    @field_validator("cluster_nodes", mode="before")
+    @classmethod
+    def _split_nodes(cls, value: Any) -> Any:
+        return [part.strip() for part in value.split(",")] if isinstance(value, str) else value
+
+    @field_validator("cluster_nodes")
+    @classmethod
+    def _checked_nodes(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        return [f"{host}:{port}" for host, port in parse_nodes(",".join(value))]
+
     @field_validator("sentinels", mode="before")
     @classmethod
     def _sentinel_list(cls, value: Any) -> Any:
@@ -264,6 +291,8 @@ class KVSettings(BaseSettings):
     def _fields_from_url(self) -> KVSettings:
         # The fields show what the URL says; a URL picks its driver unless one was given.
         if self.url is None:
+            if self.cluster_nodes is not None and "driver" not in self.model_fields_set:
+                object.__setattr__(self, "driver", "cluster")
             return self._check_combinations()
         parts = parse_url(self.url)
         found: dict[str, Any] = {}
@@ -274,6 +303,8 @@ class KVSettings(BaseSettings):
             found.update(db=parts.db, username=parts.username, password=secret)
             found.update(sentinels=parts.sentinels or None, sentinel_master=parts.service)
             found.update(self._tls_from_url(parts))
+        if parts.nodes:
+            found["cluster_nodes"] = [f"{host}:{port}" for host, port in parts.nodes]
         if parts.socket_path is None and parts.scheme != "memory" and not parts.sentinels:
             found.update(host=parts.host, port=parts.port)
         for name, value in found.items():
@@ -369,6 +400,8 @@ class KVSettings(BaseSettings):
         if self.sentinels:
             where = ",".join(self.sentinels)
             return f"{scheme}+sentinel://{auth}{where}/{self.sentinel_master}/{self.db}"
+        if self.driver == "cluster" and self.cluster_nodes:
+            return f"{scheme}+cluster://{auth}{','.join(self.cluster_nodes)}"
         return f"{scheme}://{auth}{self.host}:{self.port}/{self.db}"
 
     @property
@@ -379,7 +412,7 @@ class KVSettings(BaseSettings):
                 "the memory driver: an in-process store, one per process (each worker process "
                 "has its own data, and it is gone when the process exits)"
             )
-        return f"the redis driver on {self.masked_url}"
+        return f"the {self.driver} driver on {self.masked_url}"
 
     def with_overrides(self, **overrides: Any) -> KVSettings:
         """Return these settings with ``overrides`` (field names) applied on top.

@@ -6,12 +6,16 @@ The forms aiokv reads::
     rediss://...                     the same over TLS; it also takes the ssl_* parameters
     redis+sentinel://[[user]:password@]s1[:port],s2[:port],.../service[/db][?param=value&...]
     rediss+sentinel://...            the same over TLS (to the sentinels and the servers)
+    redis+cluster://[[user]:password@]host1:port1,host2:port2[?param=value&...]
+    rediss+cluster://...             a Redis Cluster over TLS
     unix://[[user]:password@]/path/to/redis.sock[?db=N&...]
     memory://
 
 In a ``+sentinel`` URL the hosts are the sentinels (port 26379 unless given), the first path
 segment is the name of the monitored master, and ``user:password`` log in to the master and
-its replicas (the sentinels' own password is the ``sentinel_password`` setting).
+its replicas (the sentinels' own password is the ``sentinel_password`` setting). A cluster URL
+names some of the cluster's nodes (the others are discovered) and no database: a cluster has
+database 0 only.
 
 The ``user:password`` part ends at the LAST ``@`` of the URL, so a password may hold any character
 as it is (``/``, ``@``, ``:``, ``#``, ``?``); percent-escapes (``%2F``) are decoded once. A raw
@@ -35,6 +39,7 @@ __all__ = [
     "mask_url",
     "parse_address",
     "parse_addresses",
+    "parse_nodes",
     "parse_url",
 ]
 
@@ -45,16 +50,21 @@ SCHEME_DRIVERS = {
     "unix": "redis",
     "redis+sentinel": "redis",
     "rediss+sentinel": "redis",
+    "redis+cluster": "cluster",
+    "rediss+cluster": "cluster",
 }
 """The driver each URL scheme selects when ``driver`` is not set."""
 
-TLS_SCHEMES = frozenset({"rediss", "rediss+sentinel"})
+TLS_SCHEMES = frozenset({"rediss", "rediss+sentinel", "rediss+cluster"})
 """The schemes that mean TLS."""
 
 SENTINEL_PORT = 26379
 """The port of a sentinel given without one."""
 
-_SCHEMES = "redis://, rediss://, redis+sentinel://, rediss+sentinel://, unix:// or memory://"
+_SCHEMES = (
+    "redis://, rediss://, redis+sentinel://, rediss+sentinel://, redis+cluster://, "
+    "rediss+cluster://, unix:// or memory://"
+)
 _SCHEME_NAME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,15}")
 _QUERY_SECRET = re.compile(r"([?&](?:ssl_)?password=)[^&#]*")
 _FALSE = {"0", "f", "false", "n", "no", "off"}
@@ -98,6 +108,8 @@ class ConnectionURL:
     """``host:port`` of each sentinel (``+sentinel`` schemes only)."""
     service: str | None = None
     """The name of the master the sentinels monitor (``+sentinel`` schemes only)."""
+    nodes: tuple[tuple[str, int], ...] = ()
+    """A cluster URL's nodes (the first is also ``host``/``port``)."""
 
     @property
     def tls(self) -> bool:
@@ -177,6 +189,19 @@ def parse_url(url: str) -> ConnectionURL:
             db=0 if db is None else db,
             sentinels=sentinels,
             service=unquote(service),
+        )
+    if scheme.endswith("+cluster"):
+        if _database(path, params.get("db")):
+            raise ValueError("a cluster has database 0 only: remove the database from the URL")
+        nodes = parse_nodes(address)
+        return ConnectionURL(
+            url=url,
+            scheme=scheme,
+            username=username,
+            password=password,
+            host=nodes[0][0],
+            port=nodes[0][1],
+            nodes=nodes,
         )
     db = _database("" if scheme == "unix" else path, params.get("db"))
 
@@ -281,6 +306,18 @@ def parse_addresses(text: str, default_port: int, what: str) -> tuple[str, ...]:
         host, port = parse_address(entry, default_port, f"a {what} address")
         found[f"[{host}]:{port}" if ":" in host else f"{host}:{port}"] = None
     return tuple(found)
+
+
+def parse_nodes(text: str) -> tuple[tuple[str, int], ...]:
+    """Cluster nodes written ``host1:port1,host2:port2`` (IPv6 hosts in brackets).
+
+    Raises:
+        ValueError: for an empty list or a bad port, without quoting the text.
+    """
+    parts = [part.strip() for part in text.split(",")]
+    if not any(parts) or not all(parts):
+        raise ValueError("cluster nodes are written host1:port1,host2:port2, none empty")
+    return tuple(parse_address(part, 6379, "a cluster node address") for part in parts)
 
 
 def parse_address(address: str, default_port: int, where: str = "the URL") -> tuple[str, int]:

@@ -111,7 +111,7 @@ class Stats:
             opened).
     """
 
-    driver: Literal["memory", "redis"]
+    driver: Literal["memory", "redis", "cluster"]
     get_or_set: CacheStats
     pool: PoolStats | None
     memory: MemoryStats | None

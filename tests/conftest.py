@@ -2,15 +2,22 @@
 
 Every behavioural test takes ``kv`` and runs twice: on the memory driver and on the redis driver
 against a real server that this suite starts on a free loopback port (see ``servers.py``).
+
+With ``AIOKV_TEST_CLUSTER=1`` (``nox -s cluster``) it also runs a third time, on the cluster
+driver against a real Redis Cluster of 3 primaries and 3 replicas that the suite starts (about
+ten seconds). Off by default because of those six servers; ``tests/test_cluster.py`` always runs
+on the cluster. Tests that cannot pass on a cluster by design skip there, each with its reason
+(see ``CLUSTER_SKIPS``).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
-from servers import RedisServer, ServerBinary, describe, find_server_binary
+from servers import RedisCluster, RedisServer, ServerBinary, describe, find_server_binary
 
 from aiokv import AsyncClient
 
@@ -34,8 +41,62 @@ def redis_server(server_binary: ServerBinary) -> Iterator[RedisServer]:
         yield server
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(scope="session")
+def redis_cluster(server_binary: ServerBinary) -> Iterator[RedisCluster]:
+    """One real cluster (3 primaries, 3 replicas) for the session; FLUSHDB covers every primary."""
+    with RedisCluster(server_binary) as cluster:
+        yield cluster
+
+
+CLUSTER_TARGET = os.environ.get("AIOKV_TEST_CLUSTER", "") not in ("", "0")
+DRIVERS = ["memory", "redis", "cluster"] if CLUSTER_TARGET else ["memory", "redis"]
+
+_SLOTS = "its keys lie in several hash slots, which a cluster refuses (CrossSlotError)"
+CLUSTER_SKIPS: dict[str, str] = {
+    # Multi-key commands that are atomic on a server: the cluster refuses them across slots.
+    # tests/test_cluster.py runs them with hash-tagged keys and checks the refusal.
+    **dict.fromkeys(
+        [
+            "test_lmove_every_direction",
+            "test_lmove_missing_source",
+            "test_lmove_wrong_types_move_nothing",
+            "test_lmove_keeps_destination_ttl_and_new_destination_has_none",
+            "test_rpoplpush",
+            "test_expired_list_is_a_miss",
+            "test_list_commands_in_a_pipeline",
+            "test_smove",
+            "test_smove_wrong_types",
+            "test_smove_keeps_the_destination_ttl",
+            "test_set_algebra",
+            "test_set_algebra_wrong_type_anywhere",
+            "test_store_forms_replace_the_destination",
+            "test_store_forms_delete_the_destination_for_an_empty_result",
+            "test_store_forms_wrong_type_keeps_the_destination",
+            "test_store_forms_may_name_a_source_as_destination",
+            "test_stored_result_is_its_own_set",
+            "test_sintercard",
+            "test_expired_set_is_a_miss",
+            "test_set_commands_in_a_pipeline",
+            "test_store_form_under_watch_conflicts",
+            "test_reply_shapes",  # a script on keys 'l' and 's'
+            "test_an_error_inside_exec_fails_that_command_only",  # MULTI on 'n' and 'set'
+            "test_transaction_reads_then_writes",  # WATCH on 'acct:a' and 'acct:b'
+        ],
+        _SLOTS,
+    ),
+    "test_falls_back_to_eval_after_a_script_flush": (
+        "it flushes the scripts of the standalone server; test_cluster.py flushes every node"
+    ),
+}
+"""Test name -> why it cannot pass on a cluster."""
+
+
+@pytest.fixture(params=DRIVERS)
 def driver(request: pytest.FixtureRequest) -> str:
+    if request.param == "cluster":
+        reason = CLUSTER_SKIPS.get(request.node.originalname)
+        if reason is not None:
+            pytest.skip(f"not on a cluster: {reason}")
     return str(request.param)
 
 
@@ -44,6 +105,9 @@ def kv_settings(driver: str, request: pytest.FixtureRequest) -> dict[str, Any]:
     """Keyword arguments for an AsyncClient on the current driver (a real server for redis)."""
     if driver == "memory":
         return {"driver": "memory"}
+    if driver == "cluster":
+        cluster: RedisCluster = request.getfixturevalue("redis_cluster")
+        return {"driver": "cluster", "url": cluster.url}
     server: RedisServer = request.getfixturevalue("redis_server")
     return {"driver": "redis", "url": server.url}
 

@@ -53,6 +53,7 @@ from typing import Literal, Protocol, TypeAlias
 __all__ = [
     "ENV_VAR",
     "HOST",
+    "RedisCluster",
     "SENTINEL_SERVICE",
     "RedisServer",
     "SentinelGroup",
@@ -1064,6 +1065,214 @@ def _requirepass(args: Sequence[str]) -> str | None:
 def _tail(text: str, lines: int = 40) -> str:
     kept = text.strip().splitlines()[-lines:]
     return "\n".join(kept) if kept else "(empty)"
+
+
+# --------------------------------------------------------------------------- clusters
+
+_SLOTS = 16384
+
+
+class RedisCluster:
+    """A real Redis Cluster for tests: ``primaries`` primaries, each with ``replicas`` replicas.
+
+    Every node is a :class:`RedisServer` on a free loopback port (its cluster bus on another
+    free port, ``--cluster-port``), joined with ``CLUSTER MEET``, the slots split evenly with
+    ``CLUSTER ADDSLOTSRANGE`` and the replicas attached with ``CLUSTER REPLICATE``; no
+    ``redis-cli`` is needed. ``node_timeout_ms`` (``cluster-node-timeout``) is short, so a
+    killed primary is replaced by its replica within a few seconds. ``stop()`` stops every
+    node, also after a failed start.
+    """
+
+    def __init__(
+        self,
+        binary: ServerBinary | None = None,
+        *,
+        primaries: int = 3,
+        replicas: int = 1,
+        node_timeout_ms: int = 1000,
+        startup_timeout: float = 30.0,
+    ) -> None:
+        if primaries < 1 or replicas < 0:
+            raise ValueError("a cluster needs at least one primary")
+        self.binary = binary if binary is not None else find_server_binary()
+        self.primaries = primaries
+        self.replicas = replicas
+        self.node_timeout_ms = node_timeout_ms
+        self.startup_timeout = startup_timeout
+        self.nodes: list[RedisServer] = []
+
+    @property
+    def url(self) -> str:
+        """``redis+cluster://127.0.0.1:P1,127.0.0.1:P2,...`` (every node)."""
+        return "redis+cluster://" + ",".join(f"{HOST}:{node.port}" for node in self.nodes)
+
+    def start(self) -> RedisCluster:
+        """Start the nodes, form the cluster and wait until every slot is served."""
+        try:
+            for _ in range(self.primaries * (1 + self.replicas)):
+                node = RedisServer(
+                    self.binary,
+                    extra_args=[
+                        "--cluster-enabled",
+                        "yes",
+                        "--cluster-config-file",
+                        "nodes.conf",
+                        "--cluster-node-timeout",
+                        str(self.node_timeout_ms),
+                        "--cluster-port",
+                        str(_free_port()),
+                    ],
+                )
+                self.nodes.append(node.start())
+            self._form()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _form(self) -> None:
+        primaries = self.nodes[: self.primaries]
+        share = _SLOTS // self.primaries
+        for index, node in enumerate(primaries):
+            last = _SLOTS - 1 if index == self.primaries - 1 else (index + 1) * share - 1
+            node.command("CLUSTER", "ADDSLOTSRANGE", index * share, last)
+        first = self.nodes[0]
+        bus = int(_text(first.command("CONFIG", "GET", "cluster-port")[1]))  # type: ignore[index]
+        for node in self.nodes[1:]:
+            node.command("CLUSTER", "MEET", HOST, first.port, bus)
+        self._wait("every node to know every other", self._all_known)
+        ids = [_text(node.command("CLUSTER", "MYID")) for node in primaries]
+        for index, node in enumerate(self.nodes[self.primaries :]):
+            node.command("CLUSTER", "REPLICATE", ids[index % self.primaries])
+        self._wait("the cluster to serve every slot with its replicas in sync", self.healthy)
+
+    def _all_known(self) -> bool:
+        for node in self.nodes:
+            table = _text(node.command("CLUSTER", "NODES"))
+            lines = [line for line in table.splitlines() if line.strip()]
+            if len(lines) != len(self.nodes) or "handshake" in table or "noaddr" in table:
+                return False
+        return True
+
+    def healthy(self) -> bool:
+        """True if every running node sees the cluster OK and every replica is in sync."""
+        running = [node for node in self.nodes if node.is_running]
+        for node in running:
+            info = _text(node.command("CLUSTER", "INFO"))
+            if "cluster_state:ok" not in info:
+                return False
+            replication = node.info("replication")
+            if replication.get("role") == "slave" and (
+                replication.get("master_link_status") != "up"
+                or replication.get("master_sync_in_progress") != "0"
+            ):
+                return False
+        expected_replicas = self.replicas if all(n.is_running for n in self.nodes) else None
+        slots = running[0].command("CLUSTER", "SLOTS")
+        assert isinstance(slots, list)
+        covered = 0
+        for entry in slots:
+            assert isinstance(entry, list)
+            start, end = entry[0], entry[1]
+            assert isinstance(start, int)
+            assert isinstance(end, int)
+            covered += end - start + 1
+            if expected_replicas is not None and len(entry) - 3 != expected_replicas:
+                return False
+        return covered == _SLOTS
+
+    def _wait(self, what: str, ready: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + self.startup_timeout
+        while True:
+            try:
+                if ready():
+                    return
+            except (OSError, RespError):
+                pass
+            if time.monotonic() > deadline:
+                logs = "\n".join(f"{node!r}:\n{node.log_tail(10)}" for node in self.nodes)
+                raise ServerStartError(f"timed out waiting for {what}\n{logs}")
+            time.sleep(0.05)
+
+    def primary_of(self, key: str) -> RedisServer:
+        """The node currently serving ``key``'s slot."""
+        slot = (
+            self.nodes[0].command("CLUSTER", "KEYSLOT", key) if self.nodes[0].is_running else None
+        )
+        if slot is None:
+            slot = next(n for n in self.nodes if n.is_running).command("CLUSTER", "KEYSLOT", key)
+        return self.node_of_slot(int(slot))  # type: ignore[arg-type]
+
+    def node_of_slot(self, slot: int) -> RedisServer:
+        running = next(node for node in self.nodes if node.is_running)
+        for entry in running.command("CLUSTER", "SLOTS"):  # type: ignore[union-attr]
+            assert isinstance(entry, list)
+            start, end, owner = entry[0], entry[1], entry[2]
+            assert isinstance(start, int)
+            assert isinstance(end, int)
+            assert isinstance(owner, list)
+            if start <= slot <= end:
+                port = owner[1]
+                return next(node for node in self.nodes if node.port == port)
+        raise ServerHarnessError(f"no node serves slot {slot}")
+
+    def flushall(self) -> None:
+        """Empty every running primary."""
+        for node in self.current_primaries():
+            node.command("FLUSHALL")
+
+    def current_primaries(self) -> list[RedisServer]:
+        """The running nodes that are primaries now (after failovers too)."""
+        return [
+            node
+            for node in self.nodes
+            if node.is_running and node.info("replication").get("role") == "master"
+        ]
+
+    def kill_and_wait_for_failover(self, node: RedisServer, timeout: float = 30.0) -> None:
+        """SIGKILL the primary ``node`` and wait until its replica serves its slots."""
+        node.kill()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if self.healthy():
+                    return
+            except (OSError, RespError):
+                pass
+            time.sleep(0.05)
+        raise ServerHarnessError(f"no replica took over from {node!r} within {timeout}s")
+
+    def stop(self) -> None:
+        """Stop every node (idempotent)."""
+        nodes, self.nodes = self.nodes, []
+        errors: list[BaseException] = []
+        for node in nodes:
+            try:
+                node.stop()
+            except BaseException as exc:  # stop the others anyway
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+
+    def __enter__(self) -> RedisCluster:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"<RedisCluster {len(self.nodes)} nodes {self.url if self.nodes else 'stopped'}>"
+
+
+def _text(reply: Reply) -> str:
+    if isinstance(reply, bytes):
+        return reply.decode()
+    return str(reply)
 
 
 if __name__ == "__main__":

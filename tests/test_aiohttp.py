@@ -58,6 +58,9 @@ def app_env(
         server.command("FLUSHDB")
         monkeypatch.setenv("KV_DRIVER", "redis")
         monkeypatch.setenv("REDIS_URL", server.url)
+    elif kv_settings["driver"] == "cluster":
+        request.getfixturevalue("redis_cluster").flushall()
+        monkeypatch.setenv("REDIS_URL", kv_settings["url"])  # its scheme picks the cluster driver
     return kv_settings
 
 

@@ -43,9 +43,10 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from conftest import CLUSTER_TARGET
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
-from servers import RedisServer
+from servers import RedisCluster, RedisServer
 
 import aiokv
 from aiokv import AsyncClient
@@ -566,10 +567,14 @@ class Pair:
     coroutine on this loop, so both clients (and the redis connection pool) are opened once.
     """
 
-    def __init__(self, server: RedisServer, **options: Any) -> None:
+    def __init__(
+        self, server: RedisServer | RedisCluster, driver: str = "redis", **options: Any
+    ) -> None:
         self.loop = asyncio.new_event_loop()
-        self.memory = AsyncClient(driver="memory", **options)
-        self.redis = AsyncClient(driver="redis", url=server.url, **options)
+        # Against a cluster, the memory driver checks slots as a cluster does.
+        slots = {"memory_cluster_slots": True} if driver == "cluster" else {}
+        self.memory = AsyncClient(driver="memory", **slots, **options)
+        self.redis = AsyncClient(driver=driver, url=server.url, **options)
         self.run(self._open())
 
     def run(self, coro: Awaitable[Any]) -> Any:
@@ -650,6 +655,31 @@ def pair(request: pytest.FixtureRequest, redis_server: RedisServer) -> Iterator[
 )
 def test_memory_driver_answers_like_the_server(pair: Pair, program: list[Step]) -> None:
     pair.run(pair.check(program))
+
+
+@pytest.fixture(scope="module", params=list(CONFIGS))
+def cluster_pair(request: pytest.FixtureRequest) -> Iterator[Pair]:
+    if not CLUSTER_TARGET:
+        pytest.skip("the cluster target runs with AIOKV_TEST_CLUSTER=1 (it starts six servers)")
+    cluster: RedisCluster = request.getfixturevalue("redis_cluster")
+    clients = Pair(cluster, "cluster", **CONFIGS[request.param])
+    try:
+        yield clients
+    finally:
+        clients.close()
+
+
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(program=program_st())
+def test_memory_driver_with_slot_checks_answers_like_a_cluster(
+    cluster_pair: Pair, program: list[Call]
+) -> None:
+    """The same programs on a real cluster: cross-slot refusals included, both sides alike."""
+    cluster_pair.run(cluster_pair.check(program))
 
 
 # -- regression tests for disagreements the differential test found ----------------------------

@@ -31,7 +31,19 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
-__all__ = ["ALL_KEYS", "DEFAULT", "FIRST_KEY", "NO_KEYS", "Command", "Table", "command"]
+__all__ = [
+    "ALL_KEYS",
+    "DEFAULT",
+    "FIRST_KEY",
+    "IN_ORDER",
+    "NO_KEYS",
+    "SAME",
+    "SUM",
+    "Command",
+    "Merge",
+    "Table",
+    "command",
+]
 
 
 class _Default(enum.Enum):
@@ -60,6 +72,30 @@ def NO_KEYS(args: tuple[Any, ...]) -> Sequence[str]:
     return ()
 
 
+Merge = Callable[[list[Any], list[list[int]], int], Any]
+"""How the parts of a command split by cluster slot give one reply: ``merge(replies, positions,
+size)``, with each part's decoded reply and the positions (in the key list) of its keys."""
+
+
+def SUM(replies: list[Any], positions: list[list[int]], size: int) -> Any:
+    """DEL, EXISTS, UNLINK, TOUCH, DBSIZE: the parts' counts added up."""
+    return sum(replies)
+
+
+def IN_ORDER(replies: list[Any], positions: list[list[int]], size: int) -> Any:
+    """MGET: each part's list of values put back at its keys' positions."""
+    merged: list[Any] = [None] * size
+    for reply, where in zip(replies, positions, strict=True):
+        for index, value in zip(where, reply, strict=True):
+            merged[index] = value
+    return merged
+
+
+def SAME(replies: list[Any], positions: list[list[int]], size: int) -> Any:
+    """MSET, FLUSHDB: every part answers the same (OK)."""
+    return replies[0]
+
+
 @dataclass(frozen=True, eq=False)
 class Command:
     """One Redis command as a topology sees it.
@@ -73,6 +109,13 @@ class Command:
             ``None`` sends ``(name, *args)``.
         decode: The server's reply to the Python value the facade returns; ``None`` keeps it.
         keys: The keys among the facade arguments (watching, routing).
+        merge: For a command a cluster may split by slot (DEL, EXISTS, MGET, MSET...), how the
+            parts' replies merge (:data:`SUM`, :data:`IN_ORDER`, :data:`SAME`); ``None`` for
+            an atomic command, whose keys must then share a slot (else ``CrossSlotError``).
+            A split command takes its per-key items as its first argument (a sequence, one
+            item per key that ``keys`` gives, in order); each part gets the items of one slot
+            and the other arguments unchanged. Not atomic across slots. With ``NO_KEYS``, a
+            merge sends the command to every primary (DBSIZE, FLUSHDB).
     """
 
     name: str
@@ -80,6 +123,7 @@ class Command:
     encode: Callable[..., tuple[Any, ...]] | None = None
     decode: Callable[[Any], Any] | None = None
     keys: Callable[[tuple[Any, ...]], Sequence[str]] = FIRST_KEY
+    merge: Merge | None = None
 
     def __repr__(self) -> str:
         return f"<Command {self.name}>"

@@ -11,7 +11,7 @@ from typing import Any
 
 from .._codec import TTL, check_count, check_int, ttl_to_ms, unix_ms
 from .._exceptions import InvalidArgumentError
-from ._base import ALL_KEYS, NO_KEYS, Command, command, text, text_list, text_or_none
+from ._base import ALL_KEYS, NO_KEYS, SAME, SUM, Command, command, text, text_list, text_or_none
 from ._facade import Facade
 
 __all__ = ["KeyCommands"]
@@ -53,12 +53,16 @@ def _none(raw: Any) -> None:
     return None
 
 
-DEL = Command("DEL", encode=lambda keys: ("DEL", *keys), keys=ALL_KEYS)
-UNLINK = Command("UNLINK", encode=lambda keys: ("UNLINK", *keys), keys=ALL_KEYS)
-EXISTS = Command("EXISTS", readonly=True, encode=lambda keys: ("EXISTS", *keys), keys=ALL_KEYS)
+DEL = Command("DEL", encode=lambda keys: ("DEL", *keys), keys=ALL_KEYS, merge=SUM)
+UNLINK = Command("UNLINK", encode=lambda keys: ("UNLINK", *keys), keys=ALL_KEYS, merge=SUM)
+EXISTS = Command(
+    "EXISTS", readonly=True, encode=lambda keys: ("EXISTS", *keys), keys=ALL_KEYS, merge=SUM
+)
 # TOUCH only refreshes LRU/LFU data, which another TOUCH would refresh the same way: Redis
 # flags it read-only and WATCH does not see it; so may the driver re-send it.
-TOUCH = Command("TOUCH", readonly=True, encode=lambda keys: ("TOUCH", *keys), keys=ALL_KEYS)
+TOUCH = Command(
+    "TOUCH", readonly=True, encode=lambda keys: ("TOUCH", *keys), keys=ALL_KEYS, merge=SUM
+)
 RENAME = Command("RENAME", decode=_none, keys=_two_keys)
 RENAMENX = Command("RENAMENX", decode=bool, keys=_two_keys)
 COPY = Command("COPY", encode=_encode_copy, decode=bool, keys=_two_keys)
@@ -73,8 +77,8 @@ PERSIST = Command("PERSIST", decode=bool)
 PTTL = Command("PTTL", readonly=True)
 TTL_ = Command("TTL", readonly=True)
 TYPE = Command("TYPE", readonly=True, decode=lambda raw: raw if type(raw) is str else text(raw))
-DBSIZE = Command("DBSIZE", readonly=True, keys=NO_KEYS)
-FLUSHDB = Command("FLUSHDB", decode=lambda raw: None, keys=NO_KEYS)
+DBSIZE = Command("DBSIZE", readonly=True, keys=NO_KEYS, merge=SUM)
+FLUSHDB = Command("FLUSHDB", decode=lambda raw: None, keys=NO_KEYS, merge=SAME)
 PING = Command("PING", readonly=True, decode=bool, keys=NO_KEYS)
 
 

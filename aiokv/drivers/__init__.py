@@ -11,9 +11,17 @@ __all__ = ["create_driver"]
 def create_driver(settings: KVSettings) -> Driver:
     """Build the driver that ``settings`` names (not yet opened)."""
     if settings.driver == "memory":
+        if settings.memory_cluster_slots:
+            from ._memory.slots import SlotCheckingMemoryDriver
+
+            return SlotCheckingMemoryDriver(settings)
         from .memory import MemoryDriver
 
         return MemoryDriver(settings)
+    if settings.driver == "cluster":
+        from .cluster import ClusterDriver
+
+        return ClusterDriver(settings)
     from .redis import RedisDriver
 
     return RedisDriver(settings)

@@ -1,0 +1,796 @@
+"""The Redis Cluster driver: every command routed to the node serving its keys' hash slot.
+
+Built on redis.asyncio's cluster client for what it does well, the topology: discovering the
+nodes (``CLUSTER SLOTS``), the slot table, one connection pool per node, and patching the table
+after a ``MOVED``. Commands are not run through its ``execute_command``, which re-sends any
+command after a connection error: here, as in the standalone driver, a command is sent again
+only when it cannot have run twice to any effect.
+
+* Routing: a command's keys come from its spec (``Command.keys``); all of them must hash to one
+  slot (see :mod:`aiokv.drivers._slots`). Keyless commands go to one primary, except those a
+  cluster answers per node (``DBSIZE`` adds up, ``FLUSHDB`` empties every primary).
+* Multi-key commands a spec marks splittable (``Command.merge``: DEL, EXISTS, MGET, MSET, ...)
+  are split by slot, the parts sent to their nodes at once (one pipelined write per node), and
+  the replies merged in argument order. They are **not atomic across slots**: another client
+  may see some parts applied and not others, and a failure can leave some parts applied. Every
+  other multi-key operation (a transaction, a script, ``sinterstore``, ``lmove``...) whose keys
+  lie in several slots raises :class:`~aiokv.CrossSlotError` before anything is sent.
+* Redirections: ``MOVED`` (the slot lives elsewhere now) patches the slot table and sends the
+  command to the new owner; ``ASK`` (the slot is migrating) sends it once to the importing node
+  after ``ASKING``; ``TRYAGAIN`` and ``CLUSTERDOWN`` wait a little and send it again. All of
+  these are safe: the node refused the command without running it. At most 16 redirections.
+* Delivery: a connection failure before a command was written (connecting), or of a read-only
+  command, refreshes the topology (a failover may have promoted a replica) and tries again
+  ``retry_attempts`` times with backoff; past that it raises ``KVConnectionError``. A write
+  whose connection failed after it was sent raises ``OutcomeUnknownError`` and is never re-sent.
+  A timeout is not retried.
+* Pipelines are grouped by node: one round trip per node, the nodes in parallel. A transaction
+  (``pipeline(transaction=True)``, ``transaction()``, WATCH) runs on the node of its one slot.
+* Walks (``scan_iter``, ``keys``) and ``dbsize``/``flushdb`` cover every primary.
+
+Failover: a cluster replicates asynchronously, so a write acknowledged by a primary that dies
+before its replica received it is lost when the replica takes over (the window is the
+replication lag, usually well under a second). Calls during the failover (about
+``cluster-node-timeout`` plus an election) fail with ``KVConnectionError`` once the retries are
+spent; size ``retry_attempts`` and ``retry_backoff_cap`` to ride it out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
+from urllib.parse import parse_qsl
+
+import sniffio
+from anyio.abc import TaskGroup
+from redis import exceptions as rexc
+from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.connection import Connection
+from redis.asyncio.retry import Retry
+from redis.backoff import FullJitterBackoff, NoBackoff
+
+from .._exceptions import (
+    ClientClosedError,
+    DriverUnavailableError,
+    InvalidArgumentError,
+    KVConnectionError,
+    KVError,
+    KVTimeoutError,
+    OutcomeUnknownError,
+    TransactionAbortedError,
+)
+from .._pipeline import WatchSession
+from .._script import Script, ScriptArg
+from .._settings import KVSettings
+from ..commands._base import NO_KEYS, Command, Table, text
+from ._redis_errors import is_tls_error, translate_error
+from ._redis_pool import cancel_requests, resume_cancellation
+from ._slots import cross_slot_error, key_slot, slot_of
+from .redis import RedisDriver, _decode, _exchange, _WatchFailed, _words
+
+if TYPE_CHECKING:
+    from ..pubsub import Feed, Subscription
+
+__all__ = ["ClusterDriver"]
+
+_SCAN = Command("SCAN", readonly=True, keys=NO_KEYS)
+_EVALSHA = Command("EVALSHA")
+_EVAL = Command("EVAL")
+_MAX_REDIRECTS = 16
+_REDIRECTS = (rexc.MovedError, rexc.AskError, rexc.TryAgainError, rexc.ClusterDownError)
+
+Words = tuple[Any, ...]
+Target = int | ClusterNode
+"""Where to send: a slot (its primary, looked up at each attempt) or one node."""
+
+
+class _NotSent(Exception):
+    """A connection failed before anything was written: the command did not run."""
+
+    def __init__(self, error: rexc.RedisError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class _Execute(dict[Command, Callable[..., Awaitable[Any]]]):
+    """The cluster driver's command table: every command runs :meth:`ClusterDriver.execute`."""
+
+    def __init__(self, execute: Callable[..., Awaitable[Any]]) -> None:
+        super().__init__()
+        self._execute = execute
+
+    def __missing__(self, spec: Command) -> Callable[..., Awaitable[Any]]:
+        run = self[spec] = functools.partial(self._execute, spec)
+        return run
+
+
+def _startup_nodes(settings: KVSettings) -> list[ClusterNode]:
+    nodes = settings.cluster_nodes or [f"{settings.host}:{settings.port}"]
+    found = []
+    for node in nodes:
+        host, _, port = node.rpartition(":")
+        found.append(ClusterNode(host, int(port)))
+    return found
+
+
+def _tls_options(settings: KVSettings) -> dict[str, Any]:
+    url = settings.url
+    if url is None or not url.lower().startswith("rediss+cluster://"):
+        return {}
+    options: dict[str, Any] = {"ssl": True}
+    for name, value in parse_qsl(url.partition("?")[2]):
+        if name.startswith("ssl_"):
+            options[name] = (
+                value.lower() in {"1", "t", "true", "y", "yes", "on"}
+                if (name == "ssl_check_hostname")
+                else value
+            )
+    return options
+
+
+class ClusterDriver:
+    """Commands on a Redis Cluster. See :class:`aiokv._protocol.Driver`."""
+
+    def __init__(self, settings: KVSettings) -> None:
+        self._settings = settings
+        self._backoff = FullJitterBackoff(
+            cap=settings.retry_backoff_cap, base=settings.retry_backoff_base
+        )
+        self._cluster: RedisCluster | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
+        self._pubsub: RedisDriver | None = None
+
+    # -- lifetime ----------------------------------------------------------------------------
+
+    def open(self, task_group: TaskGroup | None) -> None:
+        try:
+            library = sniffio.current_async_library()
+        except sniffio.AsyncLibraryNotFoundError:
+            return  # connect when the first command runs, inside its loop
+        if library != "asyncio":
+            raise DriverUnavailableError(
+                f"the cluster driver runs on asyncio (redis.asyncio), not {library}; "
+                "use the memory driver under trio"
+            )
+
+    def _build(self) -> RedisCluster:
+        s = self._settings
+        password = s.password.get_secret_value() if s.password is not None else None
+        return RedisCluster(
+            startup_nodes=_startup_nodes(s),
+            username=s.username,
+            password=password,
+            max_connections=s.max_connections,  # per node
+            socket_timeout=s.socket_timeout,
+            socket_connect_timeout=s.connect_timeout,
+            # No retries inside redis-py: this driver decides what may be sent again.
+            retry=Retry(NoBackoff(), 0),
+            # A slot without a primary during a failover is a retryable miss, not a failure
+            # of the whole client.
+            require_full_coverage=False,
+            encoding_errors="surrogateescape",
+            **_tls_options(s),
+        )
+
+    async def _ready(self) -> RedisCluster:
+        """The cluster client of the running loop, its topology loaded."""
+        if self._closed:
+            raise ClientClosedError()
+        loop = asyncio.get_running_loop()
+        cluster = self._cluster
+        if cluster is None or self._loop is not loop:
+            if cluster is not None and self._loop is not None and self._loop.is_running():
+                raise DriverUnavailableError(
+                    "this cluster client is in use by an event loop in another thread; "
+                    "create one AsyncClient per event loop"
+                )
+            # A previous loop has shut down with its connections: start afresh on this one.
+            cluster = self._cluster = self._build()
+            self._loop = loop
+        if cluster._initialize:
+            try:
+                await cluster.initialize()
+            except (rexc.RedisClusterException, rexc.RedisError, OSError) as exc:
+                raise KVConnectionError(
+                    f"cannot load the cluster's topology from {self._settings.masked_url}: {exc}"
+                ) from exc
+        return cluster
+
+    async def aclose(self) -> None:
+        self._closed = True
+        pubsub, self._pubsub = self._pubsub, None
+        if pubsub is not None:
+            await pubsub.aclose()
+        cluster, self._cluster = self._cluster, None
+        if cluster is not None and self._loop is asyncio.get_running_loop():
+            await cluster.aclose()
+
+    @property
+    def table(self) -> Table:
+        return _Execute(self.execute)
+
+    async def subscribe(
+        self, channels: Sequence[str], patterns: Sequence[str], sink: Subscription
+    ) -> Feed:
+        """Classic pub/sub is cluster-wide (a message published on any node reaches every
+        node's subscribers), so subscriptions use one node, through the standalone driver."""
+        if self._closed:
+            raise ClientClosedError()
+        if self._pubsub is None:
+            nodes = self._settings.cluster_nodes
+            if nodes:
+                host, _, port = nodes[0].rpartition(":")
+            else:
+                host, port = self._settings.host, str(self._settings.port)
+            node = self._settings.model_copy(
+                update={
+                    "driver": "redis",
+                    "url": None,
+                    "cluster_nodes": None,
+                    "host": host.strip("[]"),
+                    "port": int(port),
+                    "db": 0,
+                }
+            )
+            self._pubsub = RedisDriver(node)
+            self._pubsub.open(None)
+        return await self._pubsub.subscribe(channels, patterns, sink)
+
+    # -- one command ---------------------------------------------------------------------------
+
+    async def execute(self, spec: Command, *args: Any) -> Any:
+        """Run one command on the node of its keys' slot (split by slot if its spec allows)."""
+        keys = spec.keys(args)
+        if len(keys) == 1:
+            target: Target | None = key_slot(keys[0])
+        elif not keys:
+            if spec.merge is not None:
+                return await self._on_every_primary(spec, args)
+            target = None
+        else:
+            slots = {key_slot(key) for key in keys}
+            if len(slots) > 1:
+                if spec.merge is not None:
+                    return await self._spread(spec, args, keys)
+                slot_of(keys, spec.name)  # raises CrossSlotError
+            target = slots.pop()
+        reply = (await self._on(target, (_words(spec, args),), spec.readonly))[0]
+        if isinstance(reply, rexc.RedisError):
+            raise translate_error(reply, self._settings) from reply
+        return _decode(spec, args, reply)
+
+    async def _on(self, target: Target | None, words: Sequence[Words], readonly: bool) -> list[Any]:
+        """Send ``words`` in one write to the node of ``target`` and read a reply for each.
+
+        ``None`` is any primary. Error replies come back in place, except the redirections,
+        which are followed (the node ran nothing): ``words`` are a single command or one
+        MULTI/EXEC, so one redirection means none of them ran.
+        """
+        cancels = cancel_requests()
+        failures = redirects = 0
+        asking: ClusterNode | None = None
+        while True:
+            cluster = self._cluster
+            if (
+                cluster is None
+                or cluster._initialize
+                or self._loop is not asyncio.get_running_loop()
+            ):
+                cluster = await self._ready()
+            node: ClusterNode | None = asking
+            sent: Sequence[Words] = words
+            if asking is not None:
+                sent = (("ASKING",), *words)
+            else:
+                node = self._node(cluster, target)
+            if node is None:  # a slot without a primary (mid-failover): nothing was sent
+                failures += 1
+                if failures > self._settings.retry_attempts:
+                    raise KVConnectionError(
+                        f"no node of {self._settings.masked_url} serves slot {target} "
+                        f"after {failures} attempts"
+                    )
+                cluster._initialize = True
+                await asyncio.sleep(self._backoff.compute(failures))
+                continue
+            try:
+                replies = await self._exchange_on(node, sent)
+            except _NotSent as exc:
+                failures += 1
+                error = exc.error
+                if (
+                    failures > self._settings.retry_attempts
+                    or is_tls_error(error)
+                    or isinstance(error, (rexc.AuthenticationError, rexc.TimeoutError))
+                ):
+                    await self._fail(error, cancels, failures)
+                self._stale(cluster, node)
+                asking = None
+                await asyncio.sleep(self._backoff.compute(failures))
+                continue
+            except rexc.ConnectionError as exc:
+                self._stale(cluster, node)
+                if self._closed:
+                    raise ClientClosedError() from exc
+                failures += 1
+                if not readonly:
+                    raise OutcomeUnknownError(
+                        f"the connection to {node.name} of {self._settings.masked_url} failed "
+                        f"after the command was sent ({exc}); it may or may not have been "
+                        "applied, so it was not sent again"
+                    ) from exc
+                if failures > self._settings.retry_attempts:
+                    await self._fail(exc, cancels, failures)
+                asking = None
+                await asyncio.sleep(self._backoff.compute(failures))
+                continue
+            except rexc.RedisError as exc:
+                await self._fail(exc, cancels, failures + 1)
+            if asking is not None:
+                replies, asking = replies[1:], None
+            redirect = _redirection(replies)
+            if redirect is None:
+                if cancel_requests() > cancels:
+                    await resume_cancellation()
+                return replies
+            redirects += 1
+            if redirects > _MAX_REDIRECTS:
+                raise translate_error(redirect, self._settings) from redirect
+            asking = await self._follow(cluster, redirect, redirects)
+
+    def _node(self, cluster: RedisCluster, target: Target | None) -> ClusterNode | None:
+        if isinstance(target, int):
+            try:
+                return cluster.nodes_manager.slots_cache[target][0]
+            except (KeyError, IndexError):
+                return None
+        if target is None:
+            return cluster.nodes_manager.default_node
+        return target
+
+    async def _follow(
+        self, cluster: RedisCluster, redirect: rexc.RedisError, redirects: int
+    ) -> ClusterNode | None:
+        """Act on a redirection; return the node to send to once with ASKING, if any."""
+        manager = cluster.nodes_manager
+        if isinstance(redirect, rexc.AskError):
+            node = manager.get_node(host=redirect.host, port=redirect.port)
+            if node is not None:
+                return node
+            cluster._initialize = True
+        elif isinstance(redirect, rexc.MovedError):
+            move = getattr(manager, "move_slot", None)
+            if move is None:  # redis-py 5: the table is patched at the next lookup
+                manager._moved_exception = redirect  # type: ignore[attr-defined]
+                cluster._initialize = True
+            else:
+                moved = move(redirect)
+                if inspect.isawaitable(moved):
+                    await moved
+        elif isinstance(redirect, rexc.ClusterDownError):
+            cluster._initialize = True
+            await asyncio.sleep(min(0.05 * redirects, 0.5))
+        else:  # TRYAGAIN: keys of a multi-key command are mid-migration
+            await asyncio.sleep(min(0.02 * redirects, 0.2))
+        return None
+
+    def _stale(self, cluster: RedisCluster, node: ClusterNode) -> None:
+        """After a connection failure: reload the topology before the next attempt."""
+        cluster._initialize = True
+        mark = getattr(node, "update_active_connections_for_reconnect", None)
+        if mark is not None:
+            mark()
+        move_last = getattr(cluster.nodes_manager, "move_node_to_end_of_cached_nodes", None)
+        if move_last is not None:
+            move_last(node.name)
+
+    async def _exchange_on(self, node: ClusterNode, words: Sequence[Words]) -> list[Any]:
+        """One write and its replies on a connection of ``node``.
+
+        Raises:
+            _NotSent: if the connection failed before anything was written.
+            redis.exceptions.ConnectionError: if it failed after.
+        """
+        conn = await self._acquire(node)
+        try:
+            try:
+                reader = getattr(conn, "_reader", None)
+                if reader is not None and reader.at_eof():
+                    await conn.disconnect()  # closed while idle: reconnect before writing
+                if not conn.is_connected:
+                    await conn.connect()  # type: ignore[no-untyped-call]
+            except rexc.RedisError as exc:
+                raise _NotSent(exc) from exc
+            try:
+                return await _exchange(conn, words)
+            except (UnicodeEncodeError, TypeError) as exc:  # encoding precedes the write
+                raise InvalidArgumentError(f"cannot send this argument: {exc}") from exc
+        finally:
+            node.release(conn)
+
+    async def _acquire(self, node: ClusterNode) -> Connection:
+        """A connection of ``node``; waits up to ``pool_timeout`` while all are busy."""
+        deadline: float | None = None
+        while True:
+            try:
+                conn: Connection = node.acquire_connection()
+            except rexc.MaxConnectionsError:
+                loop = asyncio.get_running_loop()
+                if deadline is None:
+                    deadline = loop.time() + self._settings.pool_timeout
+                elif loop.time() > deadline:
+                    raise KVTimeoutError(
+                        f"no connection to {node.name} became free within pool_timeout="
+                        f"{self._settings.pool_timeout}s (all max_connections="
+                        f"{self._settings.max_connections} busy)"
+                    ) from None
+                await asyncio.sleep(0.001)
+                continue
+            needs = getattr(node, "disconnect_if_needed", None)
+            if needs is not None:
+                try:
+                    await needs(conn)
+                except BaseException:
+                    node.release(conn)
+                    raise
+            return conn
+
+    async def _fail(self, exc: rexc.RedisError, cancels: int, attempts: int) -> NoReturn:
+        if cancel_requests() > cancels:
+            await resume_cancellation()
+        if self._closed and isinstance(exc, rexc.ConnectionError):
+            raise ClientClosedError() from exc
+        raise translate_error(exc, self._settings, attempts) from exc
+
+    # -- commands over several nodes -------------------------------------------------------------
+
+    async def _spread(self, spec: Command, args: tuple[Any, ...], keys: Sequence[str]) -> Any:
+        """Split a multi-key command by slot, run the parts at once, merge their replies."""
+        assert spec.merge is not None
+        positions: dict[int, list[int]] = {}
+        for index, key in enumerate(keys):
+            positions.setdefault(key_slot(key), []).append(index)
+        items, rest = args[0], args[1:]
+        parts = [((items_at(items, where), *rest), slot) for slot, where in positions.items()]
+        calls = [(spec, part_args) for part_args, _ in parts]
+        replies = await self._run_calls(calls, [slot for _, slot in parts])
+        for reply in replies:
+            if isinstance(reply, BaseException):
+                raise reply
+        return spec.merge(replies, list(positions.values()), len(keys))
+
+    async def _on_every_primary(self, spec: Command, args: tuple[Any, ...]) -> Any:
+        assert spec.merge is not None
+        cluster = await self._ready()
+        primaries = cluster.get_primaries()
+        replies = await self._run_calls([(spec, args)] * len(primaries), list(primaries))
+        for reply in replies:
+            if isinstance(reply, BaseException):
+                raise reply
+        return spec.merge(replies, [[] for _ in primaries], 0)
+
+    async def _run_calls(
+        self, calls: Sequence[tuple[Command, tuple[Any, ...]]], targets: Sequence[Target | None]
+    ) -> list[Any]:
+        """Run independent commands, grouped by node: one write per node, nodes in parallel.
+
+        Returns each call's decoded reply or its aiokv error, in order.
+        """
+        cluster = self._cluster
+        if cluster is None or cluster._initialize or self._loop is not asyncio.get_running_loop():
+            cluster = await self._ready()
+        groups: dict[ClusterNode | None, list[int]] = {}
+        for index, target in enumerate(targets):
+            groups.setdefault(self._node(cluster, target), []).append(index)
+        replies: list[Any] = [None] * len(calls)
+        runs = [
+            self._run_group(node, indexes, calls, targets, replies)
+            for node, indexes in groups.items()
+        ]
+        if len(runs) == 1:
+            await runs[0]
+        else:
+            await asyncio.gather(*runs)
+        return replies
+
+    async def _run_group(
+        self,
+        node: ClusterNode | None,
+        indexes: list[int],
+        calls: Sequence[tuple[Command, tuple[Any, ...]]],
+        targets: Sequence[Target | None],
+        replies: list[Any],
+    ) -> None:
+        """Run the calls at ``indexes`` on ``node``; a call that was redirected, or that may be
+        sent again after a failure, is retried alone (:meth:`_on` follows redirections)."""
+        retry: list[int] = []
+        if node is None or len(indexes) == 1:
+            retry = indexes
+        else:
+            words = [_words(*calls[i]) for i in indexes]
+            try:
+                answers = await self._exchange_on(node, words)
+            except _NotSent:
+                retry = indexes
+            except rexc.ConnectionError as exc:
+                cluster = self._cluster
+                if cluster is not None:
+                    self._stale(cluster, node)
+                for i in indexes:
+                    if calls[i][0].readonly:
+                        retry.append(i)
+                    else:
+                        replies[i] = OutcomeUnknownError(
+                            f"the connection to {node.name} of {self._settings.masked_url} "
+                            f"failed after the command was sent ({exc}); it may or may not "
+                            "have been applied, so it was not sent again"
+                        )
+            except rexc.RedisError as exc:
+                error = translate_error(exc, self._settings, 1)
+                for i in indexes:
+                    replies[i] = error
+            else:
+                for i, answer in zip(indexes, answers, strict=True):
+                    if isinstance(answer, _REDIRECTS):
+                        retry.append(i)
+                    else:
+                        replies[i] = self._reply(calls[i], answer)
+        for i in retry:
+            spec, args = calls[i]
+            try:
+                answer = (await self._on(targets[i], (_words(spec, args),), spec.readonly))[0]
+            except KVError as exc:
+                replies[i] = exc
+            else:
+                replies[i] = self._reply(calls[i], answer)
+
+    def _reply(self, call: tuple[Command, tuple[Any, ...]], answer: Any) -> Any:
+        if isinstance(answer, rexc.RedisError):
+            return translate_error(answer, self._settings)
+        try:
+            return _decode(call[0], call[1], answer)
+        except KVError as exc:
+            return exc
+
+    # -- pipelines and transactions ------------------------------------------------------------
+
+    async def execute_many(
+        self, calls: Sequence[tuple[Command, tuple[Any, ...]]], atomic: bool
+    ) -> list[Any]:
+        if atomic:
+            slot = slot_of(
+                (key for spec, args in calls for key in spec.keys(args)), "a transaction"
+            )
+            words = [("MULTI",), *(_words(spec, args) for spec, args in calls), ("EXEC",)]
+            replies = await self._on(slot, words, False)
+            return self._exec_replies(calls, replies)
+        # Each call on its own slot; split commands are split, then merged back in place.
+        flat: list[tuple[Command, tuple[Any, ...]]] = []
+        targets: list[Target | None] = []
+        plan: list[Any] = []  # per call: an index into flat, a merge plan, or an error
+        cluster = await self._ready()
+        for spec, args in calls:
+            keys = spec.keys(args)
+            slots = {key_slot(key) for key in keys}
+            if len(slots) <= 1 and (keys or spec.merge is None):
+                plan.append(len(flat))
+                flat.append((spec, args))
+                targets.append(slots.pop() if slots else None)
+            elif spec.merge is None:
+                try:
+                    slot_of(keys, spec.name)
+                except KVError as exc:
+                    plan.append(exc)
+            else:
+                if keys:
+                    positions: dict[int, list[int]] = {}
+                    for index, key in enumerate(keys):
+                        positions.setdefault(key_slot(key), []).append(index)
+                    part_targets: list[Target] = list(positions)
+                    part_args = [
+                        (items_at(args[0], where), *args[1:]) for where in positions.values()
+                    ]
+                    where_list = list(positions.values())
+                else:
+                    part_targets = list(cluster.get_primaries())
+                    part_args = [args] * len(part_targets)
+                    where_list = [[] for _ in part_targets]
+                plan.append((spec, len(flat), len(part_args), where_list, len(keys)))
+                flat.extend((spec, a) for a in part_args)
+                targets.extend(part_targets)
+        answers = await self._run_calls(flat, targets)
+        out: list[Any] = []
+        for step in plan:
+            if isinstance(step, int):
+                out.append(answers[step])
+            elif isinstance(step, BaseException):
+                out.append(step)
+            else:
+                spec, start, count, where_list, size = step
+                parts = answers[start : start + count]
+                failed = next((part for part in parts if isinstance(part, BaseException)), None)
+                out.append(failed if failed is not None else spec.merge(parts, where_list, size))
+        return out
+
+    def _exec_replies(
+        self, calls: Sequence[tuple[Command, tuple[Any, ...]]], replies: list[Any]
+    ) -> list[Any]:
+        """Read MULTI, QUEUED..., EXEC: a command refused while queueing aborts the whole."""
+        refused: list[tuple[int, BaseException]] = [
+            (i, translate_error(reply, self._settings))
+            for i, reply in enumerate(replies[1:-1])
+            if isinstance(reply, rexc.RedisError)
+        ]
+        result = replies[-1]
+        if refused or isinstance(result, rexc.RedisError):
+            first = refused[0][1] if refused else translate_error(result, self._settings)
+            raise TransactionAbortedError(
+                f"EXECABORT Transaction discarded because of previous errors: {first}", refused
+            ) from first
+        if result is None:
+            raise _WatchFailed()
+        return [self._reply(call, answer) for call, answer in zip(calls, result, strict=True)]
+
+    async def watch(self, keys: Sequence[str]) -> WatchSession:
+        slot = slot_of(keys, "a transaction (WATCH)")
+        cluster = await self._ready()
+        node = self._node(cluster, slot)
+        if node is None:
+            raise KVConnectionError(f"no node of {self._settings.masked_url} serves slot {slot}")
+        conn = await self._acquire(node)
+        try:
+            if not conn.is_connected:
+                await conn.connect()  # type: ignore[no-untyped-call]
+        except rexc.RedisError as exc:
+            node.release(conn)
+            raise translate_error(exc, self._settings, 1) from exc
+        session = ClusterWatch(self, node, conn, keys, slot)
+        await session.run(("WATCH", *keys))
+        return session
+
+    # -- walks and scripts ---------------------------------------------------------------------
+
+    async def keys(self, pattern: str) -> list[str]:
+        return list(dict.fromkeys([key async for key in self.scan_iter(pattern, 1000)]))
+
+    async def scan_iter(self, pattern: str, count: int) -> AsyncIterator[str]:
+        cluster = await self._ready()
+        for node in list(cluster.get_primaries()):
+            cursor: int = 0
+            while True:
+                reply = (
+                    await self._on(
+                        node, (("SCAN", cursor, "MATCH", pattern, "COUNT", count),), True
+                    )
+                )[0]
+                if isinstance(reply, rexc.RedisError):
+                    raise translate_error(reply, self._settings) from reply
+                cursor, batch = int(reply[0]), reply[1]
+                for key in batch:
+                    yield text(key)
+                if cursor == 0:
+                    break
+
+    async def run_script(
+        self, script: Script, keys: Sequence[str], args: Sequence[ScriptArg]
+    ) -> Any:
+        slot = slot_of(keys, "a script")
+        for words in (
+            ("EVALSHA", script.sha1, len(keys), *keys, *args),
+            ("EVAL", script.lua, len(keys), *keys, *args),
+        ):
+            reply = (await self._on(slot, (words,), False))[0]
+            if not isinstance(reply, rexc.NoScriptError):
+                break
+            # First run on this node (or after SCRIPT FLUSH): NOSCRIPT ran nothing.
+        if isinstance(reply, rexc.RedisError):
+            raise translate_error(reply, self._settings) from reply
+        return reply
+
+
+def items_at(items: Sequence[Any], where: list[int]) -> list[Any]:
+    return [items[index] for index in where]
+
+
+def _redirection(replies: list[Any]) -> rexc.RedisError | None:
+    for reply in replies:
+        if isinstance(reply, _REDIRECTS):
+            return reply
+    return None
+
+
+class _SessionTable(dict[Command, Callable[..., Awaitable[Any]]]):
+    def __init__(self, session: ClusterWatch) -> None:
+        super().__init__()
+        self._session = session
+
+    def __missing__(self, spec: Command) -> Callable[..., Awaitable[Any]]:
+        run = self[spec] = functools.partial(self._session.execute, spec)
+        return run
+
+
+class ClusterWatch:
+    """WATCH on one connection of the node serving the watched slot, held until :meth:`close`.
+
+    Every command inside the watch, and every queued command, must be on that slot.
+    """
+
+    def __init__(
+        self,
+        driver: ClusterDriver,
+        node: ClusterNode,
+        conn: Connection,
+        keys: Sequence[str],
+        slot: int | None,
+    ) -> None:
+        self._driver = driver
+        self._watched = keys[0] if keys else ""
+        self._node = node
+        self._conn: Connection | None = conn
+        self._slot = slot
+        self._watching = True
+        self.table: Table = _SessionTable(self)
+
+    def _check(self, keys: Sequence[str]) -> None:
+        for key in keys:
+            slot = key_slot(key)
+            if slot != self._slot:
+                watched = (self._watched, self._slot) if self._slot is not None else None
+                raise cross_slot_error(
+                    "a transaction on a cluster (keys of one slot, the watched keys')",
+                    (*(() if watched is None else (watched,)), (key, slot)),
+                )
+
+    async def run(self, *words: Words, readonly: bool = True) -> list[Any]:
+        conn = self._conn
+        if conn is None:
+            raise ClientClosedError()
+        settings = self._driver._settings
+        try:
+            return await _exchange(conn, words)
+        except rexc.ConnectionError as exc:
+            await self.close()
+            if not readonly:
+                raise OutcomeUnknownError(
+                    f"the connection to {self._node.name} failed during EXEC ({exc}); "
+                    "the transaction may or may not have been applied"
+                ) from exc
+            raise translate_error(exc, settings, 1) from exc
+        except rexc.RedisError as exc:
+            await self.close()
+            raise translate_error(exc, settings, 1) from exc
+        except BaseException:
+            await self.close()
+            raise
+
+    async def execute(self, spec: Command, *args: Any) -> Any:
+        self._check(spec.keys(args))
+        reply = (await self.run(_words(spec, args), readonly=spec.readonly))[0]
+        if isinstance(reply, rexc.RedisError):
+            raise translate_error(reply, self._driver._settings) from reply
+        return _decode(spec, args, reply)
+
+    async def exec(self, calls: Sequence[tuple[Command, tuple[Any, ...]]]) -> list[Any] | None:
+        self._check([key for spec, args in calls for key in spec.keys(args)])
+        words = [("MULTI",), *(_words(spec, args) for spec, args in calls), ("EXEC",)]
+        replies = await self.run(*words, readonly=False)
+        self._watching = False
+        try:
+            return self._driver._exec_replies(calls, replies)
+        except _WatchFailed:
+            return None
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        if self._watching:
+            try:
+                await _exchange(conn, [("UNWATCH",)])
+            except BaseException:
+                await conn.disconnect()
+        self._node.release(conn)
