@@ -16,7 +16,14 @@ from dataclasses import dataclass, field
 from time import perf_counter_ns, thread_time_ns
 from typing import Any, NamedTuple
 
-from ._common import banner, describe_exception, percentile, render_table, write_json
+from ._common import (
+    aiokv_settings,
+    banner,
+    describe_exception,
+    percentile,
+    render_table,
+    write_json,
+)
 
 VALUE = "0123456789abcdef" * 2
 
@@ -196,7 +203,7 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
     keys = [f"reap:{i}" for i in range(n)]
 
     with GcWatch() as gcw:
-        async with AsyncClient() as kv:
+        async with AsyncClient(**aiokv_settings(driver="memory")) as kv:
             t_base = perf_counter_ns()
             baseline = await ticker(args.baseline, tick_s)
 
