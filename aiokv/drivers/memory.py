@@ -75,7 +75,7 @@ def _text(item: str | bytes) -> str:
 
 
 def _string_value(text: str) -> str | bytes:
-    """Store non-ASCII text as a server would hold it: surrogate escapes become their bytes.
+    r"""Store non-ASCII text as a server would hold it: surrogate escapes become their bytes.
 
     "\udcc3\udca9" is the UTF-8 of "é", so it is stored as "é"; escapes of bytes that are not
     UTF-8 are stored as those bytes, so get() raises ValueDecodeError as it does on a server.
