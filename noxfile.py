@@ -36,7 +36,7 @@ PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 # Pinned so that a new release cannot turn CI red on its own; bump deliberately.
 RUFF = "ruff==0.17.6"
 MYPY = "mypy==2.4.1"
-PYTEST_COV = "pytest-cov==7.1.0"
+COVERAGE = "coverage[toml]==7.17.5"
 
 ROOT = Path(__file__).resolve().parent
 LINT_PATHS = ["aiokv", "tests", "benchmarks", "examples", "noxfile.py"]
@@ -117,19 +117,18 @@ def floor(session: nox.Session) -> None:
 def coverage(session: nox.Session) -> None:
     """The fast suite under coverage; fails below [tool.coverage.report] fail_under."""
     _install_tests(session)
-    session.install(PYTEST_COV)
-    # Absolute paths: the suite runs in an empty directory (see tests/conftest.py).
-    data = ROOT / ".coverage"
+    session.install(COVERAGE)
+    # Absolute paths: the suite runs in an empty directory (see tests/conftest.py), and the
+    # processes it starts write their data beside this file.
+    config = f"--rcfile={ROOT / 'pyproject.toml'}"
+    env = {"COVERAGE_FILE": str(ROOT / ".coverage")}
+    session.run("coverage", "erase", config, env=env)
+    # `coverage run` rather than pytest-cov: it starts before pytest imports the aiokv plugin.
     session.run(
-        "pytest",
-        "-m",
-        "not slow",
-        "--cov",
-        f"--cov-config={ROOT / 'pyproject.toml'}",
-        "--cov-report=term",
-        *session.posargs,
-        env={"COVERAGE_FILE": str(data)},
+        "coverage", "run", config, "-m", "pytest", "-m", "not slow", *session.posargs, env=env
     )
+    session.run("coverage", "combine", "--quiet", config, env=env)
+    session.run("coverage", "report", config, env=env)
 
 
 @nox.session
