@@ -107,6 +107,7 @@ async def test_pool_wait_past_pool_timeout_raises_kv_timeout_error(
     auth_server: RedisServer,
 ) -> None:
     async with AsyncClient(url=auth_server.url, max_connections=1, pool_timeout=0.1) as kv:
+        await kv.flushdb()  # the keys read below are missing whatever ran before
         await kv.ping()  # the one connection is open
         # The server holds the next command for 0.4 s, and with it the only connection.
         auth_server.command("CLIENT", "PAUSE", "400", "ALL")
@@ -125,6 +126,7 @@ async def test_pool_wait_past_pool_timeout_raises_kv_timeout_error(
 
 async def test_cancelled_waiters_do_not_strand_the_others(auth_server: RedisServer) -> None:
     async with AsyncClient(url=auth_server.url, max_connections=1, pool_timeout=5) as kv:
+        await kv.flushdb()  # the keys read below are missing whatever ran before
         await kv.ping()
         auth_server.command("CLIENT", "PAUSE", "200", "ALL")
         holder = asyncio.ensure_future(kv.get("a"))
