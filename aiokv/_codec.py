@@ -149,7 +149,7 @@ def check_count(count: object) -> int:
 
 
 def normalize_key(key: str) -> str:
-    """Spell a non-ASCII key as a server stores it: the bytes its UTF-8 (surrogate escapes
+    r"""Spell a non-ASCII key as a server stores it: the bytes its UTF-8 (surrogate escapes
     standing for raw bytes) makes, read back the way the redis driver reads keys.
 
     ``"\udcc3\udca9"`` (the escapes of the UTF-8 of "é") becomes ``"é"``, as on a server.

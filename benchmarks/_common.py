@@ -33,6 +33,26 @@ _DISTRIBUTIONS = (
 
 
 # --------------------------------------------------------------------------------------------
+# aiokv settings
+
+
+def aiokv_settings(**values: Any) -> dict[str, Any]:
+    """Keyword arguments for ``AsyncClient``: ``values``, and every other setting at its default.
+
+    Every field is given, so neither the caller's ``KV_*``/``REDIS_*`` variables nor a ``.env``
+    file can change what a benchmark measures (an exported ``REDIS_URL`` would otherwise turn the
+    memory driver's client into a redis client).
+    """
+    from aiokv import KVSettings
+
+    pinned = {
+        name: field.get_default(call_default_factory=True)
+        for name, field in KVSettings.model_fields.items()
+    }
+    return {**pinned, **values}
+
+
+# --------------------------------------------------------------------------------------------
 # statistics
 
 

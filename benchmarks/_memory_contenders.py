@@ -123,7 +123,10 @@ class AiokvContender(MemoryContender):
     async def open(self, n_keys: int) -> None:
         from aiokv import AsyncClient
 
-        self.kv = await self._stack.enter_async_context(AsyncClient())
+        from ._common import aiokv_settings
+
+        client = AsyncClient(**aiokv_settings(driver="memory"))
+        self.kv = await self._stack.enter_async_context(client)
 
     async def set_loop(self, keys: Sequence[str], value: str) -> None:
         kv = self.kv

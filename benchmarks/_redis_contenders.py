@@ -7,6 +7,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
+from ._common import aiokv_settings
 from ._redis_server import HOST
 
 
@@ -73,7 +74,8 @@ class AiokvRedisContender(RedisContender):
     async def open(self) -> None:
         from aiokv import AsyncClient
 
-        self.kv = await self._stack.enter_async_context(AsyncClient(driver="redis", url=self.url))
+        client = AsyncClient(**aiokv_settings(driver="redis", url=self.url))
+        self.kv = await self._stack.enter_async_context(client)
         self.note = "driver=redis"
 
     async def seq_get(self, key: str, n: int) -> None:

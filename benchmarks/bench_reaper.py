@@ -24,7 +24,14 @@ from dataclasses import dataclass, field
 from time import perf_counter_ns, thread_time_ns
 from typing import Any, NamedTuple
 
-from ._common import banner, describe_exception, percentile, render_table, write_json
+from ._common import (
+    aiokv_settings,
+    banner,
+    describe_exception,
+    percentile,
+    render_table,
+    write_json,
+)
 
 VALUE = "0123456789abcdef" * 2
 
@@ -257,7 +264,7 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
     offset_ns = perf_counter_ns() - time.monotonic_ns()
 
     with GcWatch() as gcw:
-        async with AsyncClient() as kv:
+        async with AsyncClient(**aiokv_settings(driver="memory")) as kv:
             await ticker(0.1, tick_s)  # warm-up: the first wakeups of a fresh loop run slow
             t_base = perf_counter_ns()
             baseline = await ticker(args.baseline, tick_s)

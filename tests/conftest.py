@@ -8,11 +8,17 @@ driver against a real Redis Cluster of 3 primaries and 3 replicas that the suite
 ten seconds). Off by default because of those six servers; ``tests/test_cluster.py`` always runs
 on the cluster. Tests that cannot pass on a cluster by design skip there, each with its reason
 (see ``CLUSTER_SKIPS``).
+
+The suite ignores the caller's settings: ``KV_*`` and ``REDIS_*`` variables are removed before
+collection, and tests run in an empty directory, so no ``.env`` file is read (a test that wants
+one writes it and changes into its own directory).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -21,12 +27,41 @@ from servers import RedisCluster, RedisServer, ServerBinary, describe, find_serv
 
 from aiokv import AsyncClient
 
+#: Prefixes of the variables KVSettings reads; AIOKV_* (the harness's own) are kept.
+SETTINGS_PREFIXES = ("KV_", "REDIS_")
+_REMOVED = pytest.StashKey[list[str]]()
+_CWD = pytest.StashKey[tuple[str, str]]()
 
-def pytest_report_header(config: pytest.Config) -> str:
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Before collection: drop the caller's settings and move to an empty directory."""
+    removed = sorted(name for name in os.environ if name.startswith(SETTINGS_PREFIXES))
+    for name in removed:
+        del os.environ[name]
+    config.stash[_REMOVED] = removed
+    # pydantic-settings reads `.env` from the current directory, so no test may start in one
+    # that has it; test modules build settings at import time too, hence not a fixture.
+    empty = tempfile.mkdtemp(prefix="aiokv-tests-cwd-")
+    config.stash[_CWD] = (os.getcwd(), empty)
+    os.chdir(empty)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    back, empty = config.stash[_CWD]
+    os.chdir(back)
+    shutil.rmtree(empty, ignore_errors=True)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    lines = []
+    removed = config.stash.get(_REMOVED, [])
+    if removed:
+        lines.append(f"aiokv tests: ignoring {', '.join(removed)} from the environment")
     try:
-        return describe(find_server_binary())
+        lines.append(describe(find_server_binary()))
     except Exception as exc:  # the header must not hide the real error, which fixtures raise
-        return f"aiokv tests: no server binary: {exc}"
+        lines.append(f"aiokv tests: no server binary: {exc}")
+    return lines
 
 
 @pytest.fixture(scope="session")

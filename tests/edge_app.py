@@ -68,6 +68,15 @@ async def get_calls() -> dict[str, int]:
     return dict(calls)
 
 
+@app.post("/reset")
+async def reset() -> None:
+    """For the tests (which run in random order): an empty store, counters and catalogue."""
+    await kv.flushdb()
+    calls.clear()
+    products.clear()
+    products[1] = Product(id=1, name="Green tea", price_cents=450)
+
+
 # -- rate limits: 100 per hour per client on each strategy -------------------------------------
 
 STRATEGIES = ("fixed", "sliding", "sliding-counter", "gcra")

@@ -379,8 +379,8 @@ def shop(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         server: RedisServer = request.getfixturevalue("redis_server")
         server.command("FLUSHDB")
         env = _clean_env(KV_DRIVER="redis", REDIS_URL=server.url)
-    log = tmp_path_factory.mktemp("shop") / "uvicorn.log"
-    with serve("examples.fastapi_app:app", ROOT, env, log) as url:
+    workdir = tmp_path_factory.mktemp("shop")  # not ROOT: a `.env` there must not reach the app
+    with serve("examples.fastapi_app:app", workdir, env, workdir / "uvicorn.log") as url:
         yield url
 
 

@@ -36,6 +36,13 @@ def edge(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         yield url
 
 
+@pytest.fixture(autouse=True)
+def _fresh_app(request: pytest.FixtureRequest) -> None:
+    """Every test against the app starts from an empty store (the suite runs in random order)."""
+    if "edge" in request.fixturenames:
+        httpx.post(request.getfixturevalue("edge") + "/reset", timeout=30).raise_for_status()
+
+
 async def calls(http: httpx.AsyncClient, name: str) -> int:
     count: int = (await http.get("/calls")).json().get(name, 0)
     return count

@@ -238,16 +238,18 @@ async def test_different_keys_do_not_share(kv: AsyncClient) -> None:
 
 async def test_error_reaches_every_waiter_and_is_not_cached(kv: AsyncClient) -> None:
     calls = 0
+    gate = asyncio.Event()
 
     async def fail() -> int:
         nonlocal calls
         calls += 1
-        await asyncio.sleep(0.02)
+        await gate.wait()
         raise LookupError("backend down")
 
-    results = await asyncio.gather(
-        *(kv.get_or_set("k", fail) for _ in range(20)), return_exceptions=True
-    )
+    callers = [asyncio.create_task(kv.get_or_set("k", fail)) for _ in range(20)]
+    await waiting(kv, "k", 20)  # every caller has missed and joined the one computation
+    gate.set()
+    results = await asyncio.gather(*callers, return_exceptions=True)
     assert calls == 1
     assert all(isinstance(r, LookupError) for r in results)
     assert len(kv._flights) == 0

@@ -264,7 +264,7 @@ _WORKER = textwrap.dedent(
 @pytest.mark.slow
 @pytest.mark.parametrize("strategy_name", EVERY_STRATEGY)
 def test_four_processes_allow_exactly_the_limit(
-    redis_server: RedisServer, strategy_name: Strategy
+    redis_server: RedisServer, strategy_name: Strategy, tmp_path: Path
 ) -> None:
     redis_server.command("FLUSHDB")
     start_at = time.time() + 2.0  # every process is connected and waiting by then
@@ -274,7 +274,7 @@ def test_four_processes_allow_exactly_the_limit(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            cwd=REPO,
+            cwd=tmp_path,  # not REPO, whose `.env` would reach the workers
             env={**os.environ, "PYTHONPATH": str(REPO)},
         )
         for _ in range(4)

@@ -38,7 +38,10 @@ def user(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.P
 
 
 def run(user: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return user.runpytest_subprocess(*PLUGIN_ARGS, "-p", "no:cacheprovider", *args, timeout=120)
+    # In file order: one test below checks what the test before it left (pytest-randomly would
+    # shuffle them).
+    options = ("-p", "no:cacheprovider", "-p", "no:randomly")
+    return user.runpytest_subprocess(*PLUGIN_ARGS, *options, *args, timeout=120)
 
 
 def server_keys(server: RedisServer) -> list[str]:

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 from redis import exceptions as rexc
-from servers import RedisServer, ServerBinary
+from servers import RedisServer, ServerBinary, ServerStartError
 
 import aiokv
 from aiokv import (
@@ -108,6 +108,7 @@ async def test_pool_wait_past_pool_timeout_raises_kv_timeout_error(
     auth_server: RedisServer,
 ) -> None:
     async with AsyncClient(url=auth_server.url, max_connections=1, pool_timeout=0.1) as kv:
+        await kv.flushdb()  # the keys read below are missing whatever ran before
         await kv.ping()  # the one connection is open
         # The server holds the next command for 0.4 s, and with it the only connection.
         auth_server.command("CLIENT", "PAUSE", "400", "ALL")
@@ -126,6 +127,7 @@ async def test_pool_wait_past_pool_timeout_raises_kv_timeout_error(
 
 async def test_cancelled_waiters_do_not_strand_the_others(auth_server: RedisServer) -> None:
     async with AsyncClient(url=auth_server.url, max_connections=1, pool_timeout=5) as kv:
+        await kv.flushdb()  # the keys read below are missing whatever ran before
         await kv.ping()
         auth_server.command("CLIENT", "PAUSE", "200", "ALL")
         holder = asyncio.ensure_future(kv.get("a"))
@@ -382,8 +384,64 @@ async def test_unix_socket_url(auth_server: RedisServer) -> None:
         await tcp.delete("unix")
 
 
-def test_rediss_url() -> None:
-    pytest.skip("rediss:// needs a server with TLS certificates, which the harness cannot make yet")
+@pytest.fixture(scope="module")
+def tls_server(
+    server_binary: ServerBinary, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[RedisServer, int, Path]]:
+    """A server that also listens with TLS, on a certificate for 127.0.0.1 made here.
+
+    Yields the server, its TLS port and the CA certificate that signed the server's certificate.
+    """
+    trustme = pytest.importorskip("trustme")
+    certs = tmp_path_factory.mktemp("tls")
+    ca = trustme.CA()
+    ca.cert_pem.write_to_path(str(certs / "ca.pem"))
+    issued = ca.issue_cert("127.0.0.1")
+    issued.cert_chain_pems[0].write_to_path(str(certs / "server.pem"))
+    issued.private_key_pem.write_to_path(str(certs / "server.key"))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        tls_port = probe.getsockname()[1]
+    server = RedisServer(
+        server_binary,
+        extra_args=[
+            "--tls-port", str(tls_port),
+            "--tls-cert-file", str(certs / "server.pem"),
+            "--tls-key-file", str(certs / "server.key"),
+            "--tls-ca-cert-file", str(certs / "ca.pem"),
+            "--tls-auth-clients", "no",
+        ],
+    )  # fmt: skip
+    try:
+        server.start()
+    except ServerStartError as exc:
+        if "TLS" not in str(exc):
+            raise
+        pytest.skip(f"{server_binary.program} was built without TLS support")
+    try:
+        yield server, tls_port, certs / "ca.pem"
+    finally:
+        server.stop()
+
+
+async def test_rediss_url(tls_server: tuple[RedisServer, int, Path]) -> None:
+    server, tls_port, ca = tls_server
+    url = f"rediss://127.0.0.1:{tls_port}/0?ssl_ca_certs={ca}"
+    async with AsyncClient.from_url(url) as kv:
+        assert kv.settings.driver == "redis"
+        await kv.set("tls", "yes")
+        assert await kv.get("tls") == "yes"
+        clients = server.command("CLIENT", "LIST")
+        assert isinstance(clients, bytes)
+        assert f"laddr=127.0.0.1:{tls_port} ".encode() in clients  # it came in on the TLS port
+    async with AsyncClient(url=server.url) as plain:
+        assert await plain.get("tls") == "yes"  # the same server
+    # Without the CA, the server's certificate is not trusted: no silent fallback.
+    async with AsyncClient.from_url(
+        f"rediss://127.0.0.1:{tls_port}/0", retry_attempts=0, connect_timeout=5
+    ) as untrusted:
+        with pytest.raises(KVConnectionError, match=f"rediss://127.0.0.1:{tls_port}"):
+            await untrusted.get("tls")
 
 
 # -- lifetime --------------------------------------------------------------------------------
@@ -549,19 +607,10 @@ def test_client_per_test_suite_is_warning_free(auth_server: RedisServer, tmp_pat
         "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
         "PYTHONDEVMODE": "1",  # asyncio debug mode and ResourceWarnings on
     }
+    # In file order (no pytest-randomly): the suite's last test closes the shared client.
+    options = ["-p", "no:cacheprovider", "-p", "no:randomly", "-q", "-rA"]
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-p",
-            "no:cacheprovider",
-            "-p",
-            "no:randomly",
-            "-q",
-            "-rA",
-            "test_child.py",
-        ],
+        [sys.executable, "-m", "pytest", *options, "test_child.py"],
         cwd=tmp_path,
         env=env,
         capture_output=True,

@@ -36,6 +36,8 @@ class Evictor:
         self._clock = 0
         self._used: dict[str, int] = {}  # LRU: last access tick; LFU: access count
         self.evicted = 0
+        # The source of the key samples; a test may seed or replace it to fix the sample.
+        self.rng = random.Random()
 
     def make_room(self, key: str) -> None:
         """Register ``key`` as about to be created, evicting one key first if the store is full.
@@ -100,13 +102,13 @@ class Evictor:
         self.evicted += 1
 
     def _sample(self) -> list[str]:
-        keys = self._keys
+        keys, pick = self._keys, self.rng.randrange
         if self._policy.startswith("allkeys"):
-            return [keys[random.randrange(len(keys))] for _ in range(SAMPLES)]
+            return [keys[pick(len(keys))] for _ in range(SAMPLES)]
         expires = self._driver._expires
         found: list[str] = []
         for _ in range(_VOLATILE_DRAWS):
-            key = keys[random.randrange(len(keys))]
+            key = keys[pick(len(keys))]
             if key in expires:
                 found.append(key)
                 if len(found) == SAMPLES:
