@@ -125,6 +125,7 @@ class Lane(asyncio.Protocol):
         self.chunks: list[bytes] = []  # packed, not yet written
         self.queued: list[asyncio.Future[Any]] = []
         self.timer: asyncio.TimerHandle | None = None
+        self.writer: asyncio.StreamWriter | None = None
 
     # -- sending -----------------------------------------------------------------------------
 
@@ -262,8 +263,10 @@ class Lane(asyncio.Protocol):
             raise
         writer = conn._writer
         transport: asyncio.Transport = writer.transport  # type: ignore[union-attr,assignment]
-        # The transport is the lane's from here: redis-py's streams never see it again.
+        # The transport is the lane's from here: redis-py's streams never see it again. The
+        # writer is kept: a StreamWriter closes its transport when it is garbage-collected.
         conn._reader = conn._writer = None
+        self.writer = writer
         if self.dead or self.mux.closed or transport.is_closing():
             transport.abort()
             self.dead = True
@@ -292,6 +295,7 @@ class Mux:
         self.lanes = [Lane(self) for _ in range(size)]
         self.filling: Lane | None = None  # the lane whose buffer this loop step fills
         self.closed = False
+        self.shut_down = False  # closed by its loop's shutdown, not by the client
 
     async def call(self, packed: bytes) -> Any:
         """Send one packed command; its reply (an error reply as a redis-py error object).
@@ -305,7 +309,7 @@ class Mux:
             OtherLoop: the running loop is not this mux's.
         """
         if self.closed:
-            raise ClientClosedError()
+            raise OtherLoop() if self.shut_down else ClientClosedError()
         lane = self.filling
         if lane is None:
             if asyncio.get_running_loop() is not self.loop:
@@ -332,9 +336,13 @@ class Mux:
             if other is lane:
                 lanes[i] = Lane(self)
 
-    def close(self) -> None:
-        """Fail every command in flight or queued with ClientClosedError; send nothing more."""
+    def close(self, shut_down: bool = False) -> None:
+        """Fail every command in flight or queued with ClientClosedError; send nothing more.
+
+        ``shut_down``: the loop is shutting down; the client moves to the next loop it runs in.
+        """
         self.closed = True
+        self.shut_down = shut_down
         for lane in list(self.lanes):
             lane.fail(ClientClosedError, ClientClosedError)
         self.lanes = []

@@ -160,7 +160,7 @@ async def close_at_loop_shutdown(pool: Pool, mux: Any = None) -> AsyncGenerator[
         # Sockets can only be closed from their own loop; from any other, drop them.
         if running_loop() is pool.loop:
             if mux is not None:
-                mux.close()
+                mux.close(shut_down=True)
             await pool.disconnect()
 
 
