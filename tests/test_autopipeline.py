@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from faultproxy import FaultProxy
 from servers import RedisServer, ServerBinary
-from test_redis_cancellation import KEYS, check_replies, needs_cancelling
+from test_redis_cancellation import KEYS, needs_cancelling
 
 from aiokv import (
     AsyncClient,
@@ -269,38 +269,58 @@ async def test_the_connection_is_replaced_after_the_server_closes_it(
         assert proxy.opened == 2
 
 
+async def check_once(kv: AsyncClient, rng: random.Random, wrong: list[str]) -> None:
+    """Read a random key and maybe rewrite it; record any reply that belongs to another."""
+    i = rng.randrange(KEYS)
+    value = await kv.get(f"k{i}")
+    if value != f"v{i}":
+        wrong.append(f"get k{i} -> {value!r}")
+    if rng.random() < 0.3 and await kv.set(f"k{i}", f"v{i}") is not True:
+        wrong.append(f"set k{i} -> not True")
+    if rng.random() < 0.2:
+        n = await kv.incrby(f"n{i}", 0)  # another command's reply would not read as 0
+        if n != 0:
+            wrong.append(f"incrby n{i} 0 -> {n!r}")
+
+
 @needs_cancelling
 @pytest.mark.slow
 async def test_cancellation_storm_with_a_thousand_tasks_reads_no_wrong_reply(
     server: RedisServer, proxy: FaultProxy
 ) -> None:
-    """10,000 random cancellations while 1,000 tasks read and write through a delaying proxy."""
+    """10,000 random cancellations while 1,000 tasks read and write through a delaying proxy.
+
+    Each task runs one check at a time under a random timeout of up to ``limit``, about the
+    time a round trip takes with 1,000 tasks sharing the connection: the cancellations land
+    before the write, between write and reply, and between commands of one check.
+    """
     rng = random.Random(31)
     wrong: list[str] = []
-    cancelled = 0
+    cancelled = completed = 0
     for i in range(KEYS):
         server.command("SET", f"k{i}", f"v{i}")
-
     reached = asyncio.Event()
     target = 0
 
-    async def worker(kv: AsyncClient) -> None:
-        nonlocal cancelled
+    async def worker(kv: AsyncClient, limit: float) -> None:
+        nonlocal cancelled, completed
         while True:
             try:
-                async with asyncio.timeout(rng.random() * 0.02):  # type: ignore[attr-defined,unused-ignore]
-                    await check_replies(kv, rng, wrong)
+                async with asyncio.timeout(rng.random() * limit):  # type: ignore[attr-defined,unused-ignore]
+                    await check_once(kv, rng, wrong)
             except TimeoutError:
                 cancelled += 1
                 if cancelled >= target:
                     reached.set()
+            else:
+                completed += 1
 
     async with client(proxy) as kv:
-        for r, delay in enumerate((0, 0.0005, 0.002)):
+        for r, (delay, limit) in enumerate(((0, 0.05), (0.0005, 0.08), (0.002, 0.12))):
             proxy.delay(delay)
             target = (r + 1) * 10_000 // 3
             reached.clear()
-            workers = [asyncio.ensure_future(worker(kv)) for _ in range(1000)]
+            workers = [asyncio.ensure_future(worker(kv, limit)) for _ in range(1000)]
             await asyncio.wait_for(reached.wait(), BOUND * 4)
             for task in workers:
                 task.cancel()
@@ -310,6 +330,8 @@ async def test_cancellation_storm_with_a_thousand_tasks_reads_no_wrong_reply(
             value = await kv.get(f"k{i}")
             if value != f"v{i}":
                 wrong.append(f"at the end: get k{i} -> {value!r}")
+    print(f"{cancelled} cancellations, {completed} checks completed")
     assert cancelled >= 10_000
+    assert completed >= 10_000  # the tasks did work between their cancellations
     assert wrong == []
     assert await proxy.wait_all_closed()

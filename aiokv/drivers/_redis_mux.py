@@ -38,6 +38,7 @@ from typing import Any
 import hiredis
 from redis import exceptions as rexc
 from redis._parsers.base import BaseParser
+from redis.asyncio.connection import AbstractConnection
 
 from .._exceptions import ClientClosedError
 from ._redis_pool import OtherLoop, Pool
@@ -253,7 +254,7 @@ class Lane(asyncio.Protocol):
         await asyncio.shield(self.opening)
 
     async def _open(self) -> None:
-        conn = self.mux.pool.make_connection()
+        conn: AbstractConnection = self.mux.pool.make_connection()  # type: ignore[no-untyped-call]
         try:
             await conn.connect()  # type: ignore[no-untyped-call]
         except BaseException:
