@@ -1,12 +1,14 @@
 """Developer and CI tasks for aiokv.
 
-    nox -s tests       # fast suite (pytest -m "not slow") on every Python 3.10-3.13 found
+    nox -s tests       # fast suite (pytest -m "not slow") on every Python 3.10-3.13 found,
+                       # then the redis tests without auto-pipelining
     nox -s slow        # fault/load tests, plus the hypothesis tests with 500 examples
     nox -s floor       # fast suite with the lowest redis-py that pyproject.toml admits
     nox -s coverage    # fast suite under coverage; fails below the floor in pyproject.toml
     nox -s lint        # ruff check + ruff format --check
     nox -s typecheck   # mypy --strict (config in pyproject.toml)
-    nox -s bench       # benchmarks/run.py against other clients
+    nox -s bench       # benchmarks/run.py all: every benchmark, then docs/benchmarks.md
+    nox -s bench_smoke # every benchmark at tiny sizes, no charts (CI: they never rot)
 
 `nox -s tests-3.12` picks one interpreter. An interpreter that is not installed is skipped
 (CI asks for 3.10, 3.11 and 3.13 and fails without them: see .ci/run). Interpreters installed
@@ -92,6 +94,9 @@ def tests(session: nox.Session) -> None:
     """Run the test suite except the slow fault/load tests."""
     _install_tests(session)
     session.run("pytest", "-m", "not slow", *session.posargs)
+    # The redis driver's tests again with auto-pipelining off: both paths keep every guarantee.
+    off = {"AIOKV_TEST_AUTO_PIPELINE": "0"}
+    session.run("pytest", "-m", "not slow", "-k", "redis", *session.posargs, env=off)
 
 
 @nox.session
@@ -100,6 +105,9 @@ def slow(session: nox.Session) -> None:
     _install_tests(session)
     env = {"AIOKV_HYPOTHESIS_EXAMPLES": "500"}
     session.run("pytest", "-m", "slow", *session.posargs, env=env)
+    off = {**env, "AIOKV_TEST_AUTO_PIPELINE": "0"}
+    session.run("pytest", "-m", "slow", "tests/test_faults.py", "tests/test_redis_cancellation.py",
+                *session.posargs, env=off)  # fmt: skip
     # Hypothesis' pytest plugin marks every @given test with `hypothesis`.
     session.run("pytest", "-m", "hypothesis and not slow", *session.posargs, env=env)
 
@@ -157,4 +165,11 @@ def bench(session: nox.Session) -> None:
         session.install("valkey-glide")
     except CommandFailed:
         session.warn("valkey-glide could not be installed; its benchmarks will be skipped")
-    session.run("python", "benchmarks/run.py", *session.posargs)
+    session.run("python", "benchmarks/run.py", *(session.posargs or ["all"]))
+
+
+@nox.session
+def bench_smoke(session: nox.Session) -> None:
+    """Every benchmark at tiny sizes, no speed assertions: they must run, not be fast."""
+    session.install(".[bench]")
+    session.run("python", "benchmarks/run.py", "smoke")

@@ -160,6 +160,18 @@ class KVSettings(BaseSettings):
         validation_alias="REDIS_POOL_TIMEOUT",
         description="Seconds a command may wait for a free pooled connection.",
     )
+    auto_pipeline: bool = Field(
+        True,
+        validation_alias="REDIS_AUTO_PIPELINE",
+        description="Write the commands of concurrent tasks together on shared connections.",
+    )
+    multiplexed_connections: int = Field(
+        1,
+        ge=1,
+        le=64,
+        validation_alias="REDIS_MULTIPLEXED_CONNECTIONS",
+        description="Connections shared by auto-pipelined commands (on top of the pool).",
+    )
     retry_attempts: int = Field(3, ge=0, validation_alias="REDIS_RETRY_ATTEMPTS")
     retry_backoff_base: float = Field(0.05, gt=0, validation_alias="REDIS_RETRY_BACKOFF_BASE")
     retry_backoff_cap: float = Field(1.0, gt=0, validation_alias="REDIS_RETRY_BACKOFF_CAP")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from time import perf_counter_ns
 from typing import Any
 
 from ._common import aiokv_settings
@@ -39,6 +40,22 @@ class RedisContender(ABC):
     async def get_one(self, key: str) -> Any:
         """One ``get`` whose result is returned (untimed, to verify)."""
 
+    async def set_get_timed(self, key: str, value: str, n: int, out: list[int]) -> None:
+        """Like :meth:`set_get`, appending each command's latency (ns) to ``out``."""
+        client: Any = self.client
+        set_, get = client.set, client.get
+        clock = perf_counter_ns
+        for _ in range(n):
+            t0 = clock()
+            await set_(key, value)
+            t1 = clock()
+            await get(key)
+            out += (t1 - t0, clock() - t1)
+
+    @property
+    def client(self) -> Any:
+        return self.r
+
 
 class RawRedisContender(RedisContender):
     name = "redis.asyncio"
@@ -47,11 +64,17 @@ class RawRedisContender(RedisContender):
         import redis.asyncio
         import redis.utils
 
-        self.r = redis.asyncio.Redis(host=HOST, port=self.port, db=0, decode_responses=True)
+        # redis-py's default pool (100 connections) fails a burst of 1,000 tasks with "Too many
+        # connections"; a blocking pool of aiokv's default size waits instead, as aiokv does.
+        pool = redis.asyncio.BlockingConnectionPool(
+            host=HOST, port=self.port, db=0, decode_responses=True, max_connections=64
+        )
+        self.r = redis.asyncio.Redis(connection_pool=pool)
+        self._stack.push_async_callback(pool.disconnect)
         self._stack.push_async_callback(self.r.aclose)
         await self.r.ping()
         parser = "hiredis" if redis.utils.HIREDIS_AVAILABLE else "pure-Python parser"
-        self.note = f"redis-py, {parser}, decode_responses=True"
+        self.note = f"redis-py, {parser}, decode_responses=True, BlockingConnectionPool(64)"
 
     async def seq_get(self, key: str, n: int) -> None:
         r = self.r
@@ -76,7 +99,7 @@ class AiokvRedisContender(RedisContender):
 
         client = AsyncClient(**aiokv_settings(driver="redis", url=self.url))
         self.kv = await self._stack.enter_async_context(client)
-        self.note = "driver=redis"
+        self.note = "driver=redis, auto-pipelining on (the default)"
 
     async def seq_get(self, key: str, n: int) -> None:
         kv = self.kv
@@ -91,6 +114,21 @@ class AiokvRedisContender(RedisContender):
 
     async def get_one(self, key: str) -> Any:
         return await self.kv.get(key)
+
+    @property
+    def client(self) -> Any:
+        return self.kv
+
+
+class AiokvNoPipelineContender(AiokvRedisContender):
+    name = "aiokv-pooled"
+
+    async def open(self) -> None:
+        from aiokv import AsyncClient
+
+        client = AsyncClient(driver="redis", url=self.url, auto_pipeline=False)
+        self.kv = await self._stack.enter_async_context(client)
+        self.note = "driver=redis, auto_pipeline=False (pooled connections)"
 
 
 class CoredisContender(RedisContender):
@@ -153,6 +191,7 @@ class GlideContender(RedisContender):
 CONTENDERS: dict[str, Callable[[int], RedisContender]] = {
     "redis.asyncio": RawRedisContender,
     "aiokv": AiokvRedisContender,
+    "aiokv-pooled": AiokvNoPipelineContender,
     "coredis": CoredisContender,
     "valkey-glide": GlideContender,
 }

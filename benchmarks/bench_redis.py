@@ -1,13 +1,16 @@
 """``redis``: aiokv's redis driver against other asyncio Redis clients, on a real server.
 
 The benchmark starts its own ``redis-server`` (from ``$AIOKV_REDIS_SERVER`` or PATH) on a free
-loopback port with persistence off, and stops it when done. Two workloads, interleaved
-round-robin across clients like the memory benchmark:
+loopback port with persistence off, and stops it when done. Workloads, interleaved round-robin
+across clients (each round runs every client once, starting with a different one):
 
   (a) sequential ``get`` of one existing key, N times;
-  (b) T concurrent tasks, each doing ``set`` + ``get`` of its own key, ~M operations in all.
+  (b) for each concurrency T (default 1, 10, 50, 200, 1000): T tasks, each doing ``set`` +
+      ``get`` of its own key, about M commands in all; every command's latency is recorded.
 
-Ratios are against raw ``redis.asyncio.Redis`` (hiredis parser when installed).
+Reported per client: ops/s (median of the rounds), client CPU time per command (this process,
+all threads: glide's Rust core included), and p50/p99 latency per command. Ratios are against
+raw ``redis.asyncio.Redis`` (hiredis parser) and valkey-glide.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from ._common import (
     fmt_ratio,
     median,
     ops_per_sec,
-    other_stat,
+    percentile,
     render_table,
     render_targets,
     spread_pct,
@@ -43,12 +46,7 @@ from ._redis_server import HOST, RedisServer, ServerUnavailable, redis_server
 
 VALUE = "0123456789abcdef" * 2
 SEQ_KEY = "bench:seq"
-
-#: (label, workload, minimum ratio aiokv / redis.asyncio)
-TARGETS = (
-    ("sequential get: aiokv / redis.asyncio", "seq", 0.9),
-    ("concurrent set+get: aiokv / redis.asyncio", "conc", 1.0),
-)
+GLIDE = "valkey-glide"
 
 
 @dataclass
@@ -58,27 +56,36 @@ class Outcome:
     error: str | None = None
     warning: str | None = None
     seq_ns: list[int] = field(default_factory=list)
-    conc_ns: list[int] = field(default_factory=list)
-    # process CPU time per sample (all threads: glide's Rust core included); unlike wall time
-    # it barely moves when other processes compete for the CPU
     seq_cpu_ns: list[int] = field(default_factory=list)
-    conc_cpu_ns: list[int] = field(default_factory=list)
+    # concurrency -> samples: (wall ns, process CPU ns); latencies of every recorded command
+    conc: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
+    latency_ns: dict[int, list[int]] = field(default_factory=dict)
 
-    def cpu_us_per_op(self, workload: str, ops: int) -> float | None:
-        samples = self.seq_cpu_ns if workload == "seq" else self.conc_cpu_ns
-        if self.error is not None or not samples:
+    def ok(self) -> bool:
+        return self.error is None
+
+    def rate(self, tasks: int | None, ops: int) -> float | None:
+        """Median ops/s, sequential (``tasks`` None) or at ``tasks`` concurrent tasks."""
+        samples = self.seq_ns if tasks is None else [w for w, _ in self.conc.get(tasks, [])]
+        if not self.ok() or not samples:
+            return None
+        return median([ops_per_sec(ops, ns) for ns in samples])
+
+    def spread(self, tasks: int | None, ops: int) -> float:
+        samples = self.seq_ns if tasks is None else [w for w, _ in self.conc.get(tasks, [])]
+        return spread_pct([ops_per_sec(ops, ns) for ns in samples])
+
+    def cpu_us(self, tasks: int | None, ops: int) -> float | None:
+        samples = self.seq_cpu_ns if tasks is None else [c for _, c in self.conc.get(tasks, [])]
+        if not self.ok() or not samples:
             return None
         return median(samples) / ops / 1e3
 
-    def rates(self, workload: str, ops: int) -> list[float]:
-        samples = self.seq_ns if workload == "seq" else self.conc_ns
-        return [ops_per_sec(ops, ns) for ns in samples]
-
-    def rate(self, workload: str, ops: int, stat: str) -> float | None:
-        values = self.rates(workload, ops)
-        if self.error is not None or not values:
+    def latency_us(self, tasks: int, q: float) -> float | None:
+        values = self.latency_ns.get(tasks)
+        if not self.ok() or not values:
             return None
-        return max(values) if stat == "best" else median(values)
+        return percentile(values, q) / 1e3
 
 
 async def _seq_sample(c: RedisContender, n: int) -> tuple[int, int]:
@@ -89,18 +96,28 @@ async def _seq_sample(c: RedisContender, n: int) -> tuple[int, int]:
     return t1 - t0, c1 - c0
 
 
-async def _conc_sample(c: RedisContender, tasks: int, per_task: int) -> tuple[int, int]:
-    """(wall ns, process CPU ns) for ``tasks`` concurrent set+get loops."""
+async def _conc_sample(
+    c: RedisContender, tasks: int, per_task: int, latencies: list[int]
+) -> tuple[int, int]:
+    """(wall ns, process CPU ns) for ``tasks`` concurrent set+get loops, timing each command."""
+    lists: list[list[int]] = [[] for _ in range(tasks)]
     c0, t0 = process_time_ns(), perf_counter_ns()
-    await asyncio.gather(*(c.set_get(f"bench:conc:{t}", VALUE, per_task) for t in range(tasks)))
+    await asyncio.gather(
+        *(c.set_get_timed(f"bench:conc:{t}", VALUE, per_task, lists[t]) for t in range(tasks))
+    )
     t1, c1 = perf_counter_ns(), process_time_ns()
+    for values in lists:
+        latencies += values
     return t1 - t0, c1 - c0
+
+
+def _per_task(args: argparse.Namespace, tasks: int) -> int:
+    return max(1, args.concurrent_ops // (2 * tasks))
 
 
 async def _bench(server: RedisServer, args: argparse.Namespace) -> dict[str, Any]:
     names: list[str] = args.clients
-    per_task = max(1, args.concurrent_ops // (2 * args.tasks))
-    conc_ops = per_task * 2 * args.tasks
+    levels: list[int] = args.concurrency
     outcomes = {name: Outcome(name) for name in names}
     live: dict[str, RedisContender] = {}
 
@@ -116,39 +133,43 @@ async def _bench(server: RedisServer, args: argparse.Namespace) -> dict[str, Any
         outcomes[name].note = contender.note
         live[name] = contender
 
-    async def guarded(name: str, workload: str, record: bool, scale: int = 1) -> None:
+    async def guarded(name: str, tasks: int | None, record: bool, scale: int = 1) -> None:
         contender = live.get(name)
         if contender is None:
             return
+        out = outcomes[name]
+        latencies: list[int] = []
         try:
-            if workload == "seq":
+            if tasks is None:
                 ns, cpu = await _seq_sample(contender, max(1, args.n // scale))
             else:
-                ns, cpu = await _conc_sample(contender, args.tasks, max(1, per_task // scale))
+                per_task = max(1, _per_task(args, tasks) // scale)
+                ns, cpu = await _conc_sample(contender, tasks, per_task, latencies)
         except Exception as exc:
-            outcomes[name].error = f"failed while running: {describe_exception(exc)}"
+            out.error = f"failed while running: {describe_exception(exc)}"
             del live[name]
             await _close_quietly(contender)
             return
-        if record:
-            out = outcomes[name]
-            if workload == "seq":
-                out.seq_ns.append(ns)
-                out.seq_cpu_ns.append(cpu)
-            else:
-                out.conc_ns.append(ns)
-                out.conc_cpu_ns.append(cpu)
+        if not record:
+            return
+        if tasks is None:
+            out.seq_ns.append(ns)
+            out.seq_cpu_ns.append(cpu)
+        else:
+            out.conc.setdefault(tasks, []).append((ns, cpu))
+            out.latency_ns.setdefault(tasks, []).extend(latencies)
 
+    workloads: list[int | None] = [None, *levels]
     try:
-        # warm-up: fill every connection pool (all tasks at once) and the code paths
+        # warm-up: open every connection (all tasks at once) and warm the code paths
         for name in names:
-            await guarded(name, "seq", record=False, scale=10)
-            await guarded(name, "conc", record=False, scale=10)
+            await guarded(name, None, record=False, scale=10)
+            await guarded(name, max(levels), record=False, scale=10)
         for name, contender in list(live.items()):
             got = await contender.get_one(SEQ_KEY)
             if got != VALUE:
                 outcomes[name].warning = f"get returned {got!r}, not the stored value"
-        for workload in ("seq", "conc"):
+        for workload in workloads:
             for r in range(args.rounds):
                 order = [*names[r % len(names) :], *names[: r % len(names)]]
                 for name in order:
@@ -157,145 +178,149 @@ async def _bench(server: RedisServer, args: argparse.Namespace) -> dict[str, Any
         for contender in live.values():
             await _close_quietly(contender)
 
-    ops = {"seq": args.n, "conc": conc_ops}
     print(
-        banner(
-            f"redis {server.version} on {HOST}:{server.port}: {args.rounds} rounds, interleaved;"
-            f" {args.stat}"
-        )
+        banner(f"redis {server.version} on {HOST}:{server.port}: {args.rounds} rounds, interleaved")
     )
+    print(f"(a) sequential get of one existing key, N={args.n:,} per sample")
     print(
-        f"(a) sequential get of one existing key, N={args.n:,} per sample\n"
-        f"(b) {args.tasks} concurrent tasks x {per_task} x (set + get) = {conc_ops:,} ops per"
-        " sample"
+        f"(b) T concurrent tasks x (set + get), about {args.concurrent_ops:,} commands per sample,"
+        f" T in {', '.join(map(str, levels))}"
     )
-    base = outcomes.get(BASELINE)
-    rows: list[list[str]] = []
-    notes: list[str] = []
-    for name, out in outcomes.items():
-        if out.error is not None:
-            rows.append([name] + ["-"] * 10)
-            notes.append(f"  {name}: skipped ({out.error})")
-            continue
-        cells = [name]
-        for workload in ("seq", "conc"):
-            rate = out.rate(workload, ops[workload], args.stat)
-            base_rate = base.rate(workload, ops[workload], args.stat) if base else None
-            cpu = out.cpu_us_per_op(workload, ops[workload])
-            cells += [
-                fmt_rate(rate),
-                f"{spread_pct(out.rates(workload, ops[workload])):.0f}%",
-                fmt_ratio(rate / base_rate if rate and base_rate else None),
-                f"{1e6 / rate:.1f}" if rate else "-",
-                "-" if cpu is None else f"{cpu:.1f}",
-            ]
-        rows.append(cells)
-        if out.note:
-            notes.append(f"  {name}: {out.note}")
-        if out.warning:
-            notes.append(f"  {name}: WARNING {out.warning}")
-    headers = [
-        "client",
-        "seq get ops/s",
-        "IQR",
-        "vs raw",
-        "us/op",
-        "cpu us/op",
-        "conc ops/s",
-        "IQR",
-        "vs raw",
-        "us/op",
-        "cpu us/op",
-    ]
-    print(render_table(headers, rows))
-    print(
-        "  us/op = wall time per op; cpu us/op = this process's CPU time per op (median), which"
-        " is\n  robust to other load on the machine (the server's CPU is not included)"
-    )
+    print(render_results(outcomes, args))
+    notes = [f"  {o.name}: skipped ({o.error})" for o in outcomes.values() if o.error]
+    notes += [f"  {o.name}: {o.note}" for o in outcomes.values() if o.ok() and o.note]
+    notes += [f"  {o.name}: WARNING {o.warning}" for o in outcomes.values() if o.warning]
     print("\n".join(notes))
 
-    targets: list[TargetResult] = []
-    aiokv = outcomes.get("aiokv")
-    for label, workload, minimum in TARGETS:
-        measured = None
-        alternative = None
-        cpu_ratio = None
-        note = ""
-        if aiokv is None or base is None:
-            note = "client not selected"
-        else:
-            a = aiokv.rate(workload, ops[workload], args.stat)
-            b = base.rate(workload, ops[workload], args.stat)
-            a2 = aiokv.rate(workload, ops[workload], other_stat(args.stat))
-            b2 = base.rate(workload, ops[workload], other_stat(args.stat))
-            if a2 is not None and b2:
-                alternative = a2 / b2
-            a_cpu = aiokv.cpu_us_per_op(workload, ops[workload])
-            b_cpu = base.cpu_us_per_op(workload, ops[workload])
-            if a_cpu and b_cpu:
-                cpu_ratio = b_cpu / a_cpu  # less CPU per op is better, like more ops/s
-            if a is not None and b:
-                measured = a / b
-            else:
-                note = "unavailable: " + ", ".join(
-                    o.name for o in (aiokv, base) if o.error is not None or not o.seq_ns
-                )
-        targets.append(TargetResult(label, measured, minimum, note, (alternative, cpu_ratio)))
-    print(banner(f"targets ({args.stat} ops/s, measured in this run)"))
-    extra_names = (other_stat(args.stat), "cpu/op")
-    print(render_targets(targets, args.stat, extra_names))
+    targets = build_targets(outcomes, args)
+    extra_names = ("cpu/op ratio",)
+    print(banner("targets (median ops/s, measured in this run)"))
+    print(render_targets(targets, "median", extra_names))
     print(
-        "  verdicts use the first ratio; in parentheses, for information: the other statistic,"
-        "\n  and raw's client CPU per op / aiokv's (above 1 = aiokv spends less CPU per op)"
+        "  verdicts use the first ratio; in parentheses, for information: the other client's"
+        "\n  CPU per command / aiokv's (above 1 = aiokv spends less client CPU per command)"
     )
-
     return {
         "config": {
             "server_version": server.version,
             "rounds": args.rounds,
             "n_seq": args.n,
-            "tasks": args.tasks,
-            "ops_concurrent": conc_ops,
-            "stat": args.stat,
+            "concurrency": levels,
+            "ops_concurrent": args.concurrent_ops,
             "clients": names,
         },
-        "clients": {
-            name: {
-                "error": out.error,
-                "warning": out.warning,
-                "note": out.note,
-                "seq_ns": out.seq_ns,
-                "conc_ns": out.conc_ns,
-                "seq_cpu_ns": out.seq_cpu_ns,
-                "conc_cpu_ns": out.conc_cpu_ns,
-                **{
-                    f"{w}_ops_per_s_{stat}": out.rate(w, ops[w], stat)
-                    for w in ("seq", "conc")
-                    for stat in ("median", "best")
-                },
-            }
-            for name, out in outcomes.items()
-        },
+        "clients": {name: outcome_json(out, args) for name, out in outcomes.items()},
         "targets": [t.as_json(extra_names) for t in targets],
     }
 
 
+def outcome_json(out: Outcome, args: argparse.Namespace) -> dict[str, Any]:
+    levels: list[int] = args.concurrency
+    return {
+        "error": out.error,
+        "warning": out.warning,
+        "note": out.note,
+        "seq_ops_per_s": out.rate(None, args.n),
+        "seq_cpu_us_per_op": out.cpu_us(None, args.n),
+        "concurrency": {
+            str(t): {
+                "ops_per_s": out.rate(t, 2 * t * _per_task(args, t)),
+                "cpu_us_per_op": out.cpu_us(t, 2 * t * _per_task(args, t)),
+                "p50_us": out.latency_us(t, 50),
+                "p99_us": out.latency_us(t, 99),
+                "samples_ns": out.conc.get(t, []),
+            }
+            for t in levels
+        },
+    }
+
+
+def render_results(outcomes: dict[str, Outcome], args: argparse.Namespace) -> str:
+    base = outcomes.get(BASELINE)
+    rows: list[list[str]] = []
+    for label, tasks in [("seq", None), *((f"T={t}", t) for t in args.concurrency)]:
+        ops = args.n if tasks is None else 2 * tasks * _per_task(args, tasks)
+        base_rate = base.rate(tasks, ops) if base else None
+        glide = outcomes.get(GLIDE)
+        glide_rate = glide.rate(tasks, ops) if glide else None
+        for name, out in outcomes.items():
+            if not out.ok():
+                continue
+            rate = out.rate(tasks, ops)
+            cpu = out.cpu_us(tasks, ops)
+            p50 = None if tasks is None else out.latency_us(tasks, 50)
+            p99 = None if tasks is None else out.latency_us(tasks, 99)
+            rows.append(
+                [
+                    label,
+                    name,
+                    fmt_rate(rate),
+                    f"{out.spread(tasks, ops):.0f}%",
+                    fmt_ratio(rate / base_rate if rate and base_rate else None),
+                    fmt_ratio(rate / glide_rate if rate and glide_rate else None),
+                    "-" if cpu is None else f"{cpu:.1f}",
+                    "-" if p50 is None else f"{p50:,.0f}",
+                    "-" if p99 is None else f"{p99:,.0f}",
+                ]
+            )
+    headers = [
+        "workload", "client", "ops/s", "IQR", "vs raw", "vs glide", "cpu us/op", "p50 us",
+        "p99 us",
+    ]  # fmt: skip
+    return render_table(headers, rows) + (
+        "\n  cpu us/op = this process's CPU time per command (median of the rounds; the server's"
+        " is not\n  included); p50/p99 = latency of each command, over every recorded sample"
+    )
+
+
+def build_targets(outcomes: dict[str, Outcome], args: argparse.Namespace) -> list[TargetResult]:
+    aiokv = outcomes.get("aiokv")
+    raw = outcomes.get(BASELINE)
+    glide = outcomes.get(GLIDE)
+    targets: list[TargetResult] = []
+
+    def ratio(label: str, other: Outcome | None, tasks: int | None, minimum: float) -> TargetResult:
+        ops = args.n if tasks is None else 2 * tasks * _per_task(args, tasks)
+        if aiokv is None or other is None or not aiokv.ok() or not other.ok():
+            return TargetResult(label, None, minimum, "client unavailable or not selected")
+        a, b = aiokv.rate(tasks, ops), other.rate(tasks, ops)
+        if a is None or not b:
+            return TargetResult(label, None, minimum, "workload not run")
+        a_cpu, b_cpu = aiokv.cpu_us(tasks, ops), other.cpu_us(tasks, ops)
+        cpu = b_cpu / a_cpu if a_cpu and b_cpu else None
+        return TargetResult(label, a / b, minimum, "", (cpu,))
+
+    targets.append(ratio("sequential get: aiokv / redis.asyncio", raw, None, 0.95))
+    for tasks in args.concurrency:
+        if tasks in (50, 1000):
+            targets.append(ratio(f"{tasks} tasks set+get: aiokv / valkey-glide", glide, tasks, 1.0))
+            targets.append(ratio(f"{tasks} tasks set+get: aiokv / redis.asyncio", raw, tasks, 1.0))
+    top = max(args.concurrency)
+    if aiokv is not None and raw is not None and aiokv.ok() and raw.ok():
+        a99, r99 = aiokv.latency_us(top, 99), raw.latency_us(top, 99)
+        measured = r99 / a99 if a99 and r99 else None
+        label = f"p99 latency at {top} tasks: redis.asyncio / aiokv"
+        targets.append(TargetResult(label, measured, 1.0, "above 1: aiokv's p99 is lower"))
+    return targets
+
+
 async def _profile(server: RedisServer, name: str, args: argparse.Namespace) -> str:
-    """cProfile one client on both workloads (one sample each), after a warm-up."""
+    """cProfile one client, sequential and at the highest concurrency (one sample each)."""
     contender = CONTENDERS[name](server.port)
     await contender.open()
-    per_task = max(1, args.concurrent_ops // (2 * args.tasks))
+    tasks = max(args.concurrency)
+    per_task = _per_task(args, tasks)
     try:
         await _seq_sample(contender, max(1, args.n // 10))
-        await _conc_sample(contender, args.tasks, max(1, per_task // 10))
+        await _conc_sample(contender, tasks, max(1, per_task // 10), [])
         out = io.StringIO()
-        for label, workload in (("sequential get", "seq"), ("concurrent set+get", "conc")):
+        for label, workload in (("sequential get", "seq"), (f"{tasks} tasks set+get", "conc")):
             profiler = cProfile.Profile()
             profiler.enable()
             if workload == "seq":
                 await _seq_sample(contender, args.n)
             else:
-                await _conc_sample(contender, args.tasks, per_task)
+                await _conc_sample(contender, tasks, per_task, [])
             profiler.disable()
             out.write(f"--- {name}: {label} ---\n")
             pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(25)
@@ -358,19 +383,31 @@ def _client_list(text: str) -> list[str]:
     return names
 
 
+def _int_list(text: str) -> list[int]:
+    try:
+        values = sorted({int(n) for n in text.split(",") if n.strip()})
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of integers: {text!r}") from None
+    if not values or values[0] < 1:
+        raise argparse.ArgumentTypeError("concurrency levels must be 1 or more")
+    return values
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n", type=int, default=20_000, help="sequential gets (default 20,000)")
-    parser.add_argument("--tasks", type=int, default=50, help="concurrent tasks (default 50)")
+    parser.add_argument(
+        "--concurrency",
+        type=_int_list,
+        default=[1, 10, 50, 200, 1000],
+        help="concurrent task counts, comma-separated (default 1,10,50,200,1000)",
+    )
     parser.add_argument(
         "--concurrent-ops",
         type=int,
-        default=50_000,
-        help="total ops for the concurrent workload (default 50,000)",
+        default=20_000,
+        help="commands per concurrent sample (default 20,000)",
     )
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds (default 5)")
-    parser.add_argument(
-        "--stat", choices=("median", "best"), default="median", help="statistic for ratios"
-    )
     parser.add_argument(
         "--clients",
         type=_client_list,

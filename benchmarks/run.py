@@ -7,6 +7,8 @@
     python benchmarks/run.py zsets             # sorted sets: memory driver vs fakeredis, floor
     python benchmarks/run.py queue             # kv.queue jobs/s vs a raw redis-py BLMOVE loop
     python benchmarks/run.py otel              # OpenTelemetry's cost: off, API only, SDK
+    python benchmarks/run.py all               # memory, reaper, redis; then docs/benchmarks.md
+    python benchmarks/run.py smoke             # every benchmark at tiny sizes (CI), charts too
 
 Run from the repository root (or anywhere: the repository root is put on ``sys.path``).
 Targets are printed with PASS/MISS; a miss never changes the exit status.
@@ -72,8 +74,46 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: ``all``: the runs drawn in docs/benchmarks.md (batch has no chart: it runs in ``smoke``).
+_ALL: tuple[tuple[str, list[str]], ...] = (("memory", []), ("reaper", []), ("redis", []))
+_SMOKE: tuple[tuple[str, list[str]], ...] = (
+    ("memory", ["--keys", "50", "--rounds", "2", "--warmup", "1"]),
+    ("reaper", ["--keys", "3000", "--ttl", "0.5", "--duration", "0.3", "--baseline", "0.2"]),
+    ("redis", ["--n", "200", "--concurrency", "1,10", "--concurrent-ops", "400", "--rounds", "2"]),
+    ("batch", ["--commands", "50", "--keys", "10", "--rounds", "2"]),
+)
+
+
+def run_several(plan: tuple[tuple[str, list[str]], ...], docs: Path) -> int:
+    """Run each benchmark of ``plan`` with JSON output, then draw the charts into ``docs``."""
+    import tempfile
+
+    from benchmarks.charts import write_report
+
+    results: dict[str, Path] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, extra in plan:
+            path = Path(tmp) / f"{name}.json"
+            args = build_parser().parse_args([name, *extra, "--json", str(path)])
+            if plan is _SMOKE and name == "redis":
+                args.redis_benchmark_n = 0
+            args.handler(args)
+            results[name] = path
+        report = write_report(results, docs)
+    print(f"\nwrote {report}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     _fix_sys_path()
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["all"]:
+        return run_several(_ALL, _ROOT / "docs")
+    if argv[:1] == ["smoke"]:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as docs:  # the charts are drawn, then thrown away
+            return run_several(_SMOKE, Path(docs))
     args = build_parser().parse_args(argv)
     handler = args.handler
     status: int = handler(args)

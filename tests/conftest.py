@@ -11,7 +11,8 @@ on the cluster. Tests that cannot pass on a cluster by design skip there, each w
 
 The suite ignores the caller's settings: ``KV_*`` and ``REDIS_*`` variables are removed before
 collection, and tests run in an empty directory, so no ``.env`` file is read (a test that wants
-one writes it and changes into its own directory).
+one writes it and changes into its own directory). ``AIOKV_TEST_AUTO_PIPELINE=0`` runs every
+redis client of the run without auto-pipelining (``nox -s tests`` does both).
 """
 
 from __future__ import annotations
@@ -39,6 +40,11 @@ def pytest_configure(config: pytest.Config) -> None:
     for name in removed:
         del os.environ[name]
     config.stash[_REMOVED] = removed
+    # The harness's own switch for the redis driver's two paths (nox -s tests runs both):
+    # every client of the run then defaults to auto-pipelining on or off.
+    auto_pipeline = os.environ.get("AIOKV_TEST_AUTO_PIPELINE")
+    if auto_pipeline is not None:
+        os.environ["REDIS_AUTO_PIPELINE"] = auto_pipeline
     # pydantic-settings reads `.env` from the current directory, so no test may start in one
     # that has it; test modules build settings at import time too, hence not a fixture.
     empty = tempfile.mkdtemp(prefix="aiokv-tests-cwd-")
@@ -57,6 +63,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     removed = config.stash.get(_REMOVED, [])
     if removed:
         lines.append(f"aiokv tests: ignoring {', '.join(removed)} from the environment")
+    if "AIOKV_TEST_AUTO_PIPELINE" in os.environ:
+        lines.append(f"aiokv tests: auto_pipeline={os.environ['AIOKV_TEST_AUTO_PIPELINE']}")
     try:
         lines.append(describe(find_server_binary()))
     except Exception as exc:  # the header must not hide the real error, which fixtures raise

@@ -754,7 +754,8 @@ async def test_black_hole_times_out_then_recovers(server: RedisServer, proxy: Fa
 async def test_exhausted_pool_waits_pool_timeout_then_raises(
     server: RedisServer, proxy: FaultProxy
 ) -> None:
-    async with client(proxy, max_connections=2, pool_timeout=0.3) as kv:
+    # The pool's behaviour: plain commands use it only with auto-pipelining off.
+    async with client(proxy, max_connections=2, pool_timeout=0.3, auto_pipeline=False) as kv:
         await asyncio.gather(kv.set("k", "v"), kv.ping())
         proxy.delay(1.5)  # the two connections stay busy well past pool_timeout
         finished: list[object] = []

@@ -153,7 +153,7 @@ def step(coroutine: Coroutine[Any, Any, Any]) -> None:
     raise AssertionError("a step that must not suspend did suspend")
 
 
-async def close_at_loop_shutdown(pool: Pool) -> AsyncGenerator[None, None]:
+async def close_at_loop_shutdown(pool: Pool, mux: Any = None) -> AsyncGenerator[None, None]:
     """Disconnect ``pool`` when the client is closed, or when its loop shuts down first.
 
     asyncio.run(), asyncio.Runner and pytest-asyncio close every open async generator before
@@ -163,6 +163,7 @@ async def close_at_loop_shutdown(pool: Pool) -> AsyncGenerator[None, None]:
     (created at import time, never closed) still closes its sockets instead of leaking them.
     It refers to the pool only, not to the driver, so that dropping the driver frees it at once
     rather than in a garbage-collector pass that would find the connections unclosed.
+    ``mux`` (the multiplexed connections, if any) is closed with it.
     """
     try:
         yield
@@ -170,6 +171,8 @@ async def close_at_loop_shutdown(pool: Pool) -> AsyncGenerator[None, None]:
         pool.closed = True
         # Sockets can only be closed from their own loop; from any other, drop them.
         if running_loop() is pool.loop:
+            if mux is not None:
+                mux.close(shut_down=True)
             await pool.disconnect()
 
 

@@ -60,6 +60,7 @@ from ..commands._base import NO_KEYS, Command, Table, text
 from ..pubsub import Feed, Subscription
 from ._redis_blocking import Dedicated, blocking_table
 from ._redis_errors import is_tls_error, pool_timeout_error, translate_error
+from ._redis_mux import PINNED_COMMANDS, Lost, Mux, Unsent, pack
 from ._redis_pool import (
     NotNow,
     Pool,
@@ -118,6 +119,7 @@ class RedisDriver:
             cap=settings.retry_backoff_cap, base=settings.retry_backoff_base
         )
         self._pool: Pool | None = None
+        self._mux: Mux | None = None
         self._guard: AsyncGenerator[None, None] | None = None
         self._closed = False
         self._get_connection: Callable[..., Awaitable[Any]] = not_connected
@@ -172,13 +174,18 @@ class RedisDriver:
             )
         self._pool = pool
         self._get_connection = pool.get_connection
-        self._guard = close_at_loop_shutdown(pool)
+        if s.auto_pipeline:
+            self._mux = Mux(pool, s.multiplexed_connections, s.socket_timeout, s.masked_url)
+        self._guard = close_at_loop_shutdown(pool, self._mux)
         # One synchronous step to the ``yield``: from here the loop tracks the generator
         # (through asyncio's asyncgen hooks) and closes it in shutdown_asyncgens().
         step(self._guard.asend(None))
 
     async def aclose(self) -> None:
         self._closed = True
+        mux, self._mux = self._mux, None
+        if mux is not None:
+            mux.close()
         pool, self._pool = self._pool, None
         if pool is not None:
             while pool.waiters:  # commands waiting for a connection: now ClientClosedError
@@ -277,8 +284,11 @@ class RedisDriver:
 
     async def execute(self, spec: Command, *args: Any) -> Any:
         """Run one command: encode, one round trip (retried only when safe), decode."""
-        replies = await self._round_trip((_words(spec, args),), spec.readonly)
-        reply = replies[0]
+        words = _words(spec, args)
+        if self._mux is not None and spec.name not in PINNED_COMMANDS:
+            reply = await self._multiplexed(words, spec.readonly)
+        else:
+            reply = (await self._round_trip((words,), spec.readonly))[0]
         if isinstance(reply, rexc.RedisError):
             raise translate_error(reply, self._settings) from reply
         return _decode(spec, args, reply)
@@ -404,6 +414,64 @@ class RedisDriver:
             if cancel_requests() > cancels:
                 await resume_cancellation()
             return replies
+
+    async def _multiplexed(self, words: Words, readonly: bool) -> Any:
+        """One command on the multiplexed connections; the same guarantees as ``_round_trip``.
+
+        No cancellation needs re-delivering here: no ``wait_for`` stands between the caller
+        and its reply, which it awaits on a future of its own.
+        """
+        try:
+            packed = pack(words)
+        except UnicodeEncodeError as exc:
+            raise InvalidArgumentError(f"cannot send this argument: {exc}") from exc
+        except rexc.DataError as exc:
+            raise translate_error(exc, self._settings, 1) from exc
+        failures = 0
+        while True:
+            mux = self._mux
+            if mux is None:  # closed, or turned off by a move to another loop
+                if self._closed:
+                    raise ClientClosedError()
+                return (await self._round_trip((words,), readonly))[0]
+            try:
+                return await mux.call(packed)
+            except Unsent as exc:  # nothing was sent: safe to try again, if it can help
+                cause = exc.cause
+                failures += 1
+                if (
+                    failures > self._settings.retry_attempts
+                    or self._closed
+                    or not isinstance(cause, rexc.ConnectionError)
+                    or is_tls_error(cause)
+                    or isinstance(cause, rexc.AuthenticationError)
+                ):
+                    await self._fail_multiplexed(cause, failures)
+            except Lost as exc:
+                if self._closed:
+                    raise ClientClosedError() from exc.cause
+                failures += 1
+                if not readonly:
+                    raise OutcomeUnknownError(
+                        f"the connection to {self._settings.masked_url} failed after the "
+                        f"command was sent ({exc.cause}); it may or may not have been applied, "
+                        "so it was not sent again"
+                    ) from exc.cause
+                if failures > self._settings.retry_attempts:
+                    await self._fail_multiplexed(exc.cause, failures)
+            except NotNow:  # the mux belongs to a loop that has shut down: move
+                self._move_to(asyncio.get_running_loop(), self._pool)
+                continue
+            except rexc.RedisError as exc:
+                await self._fail_multiplexed(exc, failures + 1)
+            await asyncio.sleep(self._backoff.compute(failures))
+
+    async def _fail_multiplexed(self, exc: BaseException, attempts: int) -> NoReturn:
+        if self._closed and isinstance(exc, rexc.ConnectionError):
+            raise ClientClosedError() from exc
+        if isinstance(exc, rexc.RedisError):
+            raise translate_error(exc, self._settings, attempts) from exc
+        raise exc
 
     async def _acquire(self) -> AbstractConnection:
         """A connected pooled connection; nothing has been sent on it for this command."""
