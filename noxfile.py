@@ -7,6 +7,7 @@
     nox -s coverage    # fast suite under coverage; fails below the floor in pyproject.toml
     nox -s lint        # ruff check + ruff format --check
     nox -s typecheck   # mypy --strict (config in pyproject.toml)
+    nox -s cluster     # the behavioural suite against a real local Redis Cluster (6 servers)
     nox -s bench       # benchmarks/run.py all: every benchmark, then docs/benchmarks.md
     nox -s bench_smoke # every benchmark at tiny sizes, no charts (CI: they never rot)
 
@@ -110,6 +111,14 @@ def slow(session: nox.Session) -> None:
                 *session.posargs, env=off)  # fmt: skip
     # Hypothesis' pytest plugin marks every @given test with `hypothesis`.
     session.run("pytest", "-m", "hypothesis and not slow", *session.posargs, env=env)
+
+
+@nox.session
+def cluster(session: nox.Session) -> None:
+    """The behavioural and differential suites on the cluster driver, against a local cluster."""
+    _install_tests(session)
+    env = {"AIOKV_TEST_CLUSTER": "1"}
+    session.run("pytest", "-m", "not slow", "-k", "cluster", *session.posargs, env=env)
 
 
 @nox.session(python="3.11")
