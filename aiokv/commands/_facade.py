@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Coroutine
 from typing import Any
 
 from .._codec import normalize_key
-from ._base import Table, constant
+from ._base import Command, Table, constant
 
 __all__ = ["Facade"]
 
@@ -42,3 +42,19 @@ class Facade:
             if not full.isascii():
                 out[i] = normalize_key(full)
         return out
+
+    async def _scan_items(
+        self, spec: Command, key: str, match: str, count: int
+    ) -> AsyncIterator[Any]:
+        """Walk a container with HSCAN/SSCAN/ZSCAN (``spec``) from cursor 0 until it ends.
+
+        The cursor is opaque: the server's number, or the memory driver's snapshot handle.
+        """
+        full_key = self._key(key)
+        cursor: Any = 0
+        while True:
+            cursor, items = await self._run[spec](full_key, cursor, match, count)
+            for item in items:
+                yield item
+            if cursor == 0:
+                return

@@ -272,12 +272,5 @@ class HashCommands(Facade):
             InvalidArgumentError: if ``count`` is below 1.
             WrongTypeError: if the key holds another type.
         """
-        count = check_scan_count(count)
-        full_key = self._key(key)
-        cursor: Any = 0
-        while True:
-            cursor, pairs = await self._run[HSCAN](full_key, cursor, match, count)
-            for pair in pairs:
-                yield pair
-            if cursor == 0:
-                return
+        async for item in self._scan_items(HSCAN, key, match, check_scan_count(count)):
+            yield item

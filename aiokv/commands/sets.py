@@ -269,12 +269,5 @@ class SetCommands(Facade):
             InvalidArgumentError: if ``count`` is below 1.
             WrongTypeError: if the key holds another type.
         """
-        count = check_scan_count(count)
-        full_key = self._key(key)
-        cursor: Any = 0
-        while True:
-            cursor, members = await self._run[SSCAN](full_key, cursor, match, count)
-            for member in members:
-                yield member
-            if cursor == 0:
-                return
+        async for item in self._scan_items(SSCAN, key, match, check_scan_count(count)):
+            yield item

@@ -622,12 +622,5 @@ class ZSetCommands(Facade):
             InvalidArgumentError: if ``count`` is below 1.
             WrongTypeError: if the key holds another type.
         """
-        count = check_scan_count(count)
-        full_key = self._key(key)
-        cursor: Any = 0
-        while True:
-            cursor, pairs = await self._run[ZSCAN](full_key, cursor, match, count)
-            for pair in pairs:
-                yield pair
-            if cursor == 0:
-                return
+        async for item in self._scan_items(ZSCAN, key, match, check_scan_count(count)):
+            yield item
