@@ -113,6 +113,9 @@ class NearCache:
         self.stores: list[dict[Any, Entry]] = []
         self.filling: dict[str, object] = {}
         self.tracker: TrackingConnection | None = None
+        # The loop of the tracking connection: entries are served in that loop only (another
+        # loop does not read its invalidations).
+        self.loop: asyncio.AbstractEventLoop | None = None
         self.retry_at = 0.0
         self.off = False  # the server refused tracking: every read goes to it
         self.closed = False
@@ -205,6 +208,7 @@ class NearCache:
         miss = self.miss
         inner = self.inner[spec]
         now = monotonic
+        running = asyncio.get_running_loop
 
         if spec is EXISTS:
 
@@ -213,7 +217,7 @@ class NearCache:
                     return await inner(keys)
                 key = keys[0]
                 entry = store.get(key)
-                if entry is not None and entry[1] > now():
+                if entry is not None and entry[1] > now() and running() is self.loop:
                     entry[2] = True
                     counters.hits += 1
                     return entry[0]
@@ -225,7 +229,7 @@ class NearCache:
 
             async def run(*args: Any) -> Any:
                 entry = store.get(args)
-                if entry is not None and entry[1] > now():
+                if entry is not None and entry[1] > now() and running() is self.loop:
                     entry[2] = True
                     counters.hits += 1
                     return entry[0]
@@ -235,7 +239,7 @@ class NearCache:
 
         async def run_copied(*args: Any) -> Any:
             entry = store.get(args)
-            if entry is not None and entry[1] > now():
+            if entry is not None and entry[1] > now() and running() is self.loop:
                 entry[2] = True
                 counters.hits += 1
                 return copy(entry[0])
@@ -307,6 +311,7 @@ class NearCache:
                 pool, self.timeout, self.settings.masked_url, self.prefixes,
                 self.invalidated, self.lost,
             )  # fmt: skip
+            self.loop = loop
         try:
             await tracker.open()
         except TrackingLost:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import Any
 
 import hiredis
@@ -31,7 +31,7 @@ from redis._parsers.base import BaseParser
 from redis.asyncio.connection import AbstractConnection
 
 from ._redis_mux import pack
-from ._redis_pool import Pool
+from ._redis_pool import Pool, step
 
 __all__ = ["DEFAULT_TIMEOUT", "HEARTBEAT", "TrackingConnection", "TrackingLost"]
 
@@ -114,6 +114,8 @@ class TrackingConnection(asyncio.Protocol):
         self.deadlines: deque[float] = deque()
         self.timer: asyncio.TimerHandle | None = None
         self.beat: asyncio.TimerHandle | None = None
+        # Closes the connection when its loop shuts down (see close_at_loop_shutdown).
+        self.guard: AsyncGenerator[None, None] | None = None
 
     # -- requests ----------------------------------------------------------------------------
 
@@ -211,6 +213,8 @@ class TrackingConnection(asyncio.Protocol):
             TrackingRefused: the server refused RESP3 or tracking.
         """
         if self.opening is None:
+            self.guard = _closed_at_loop_shutdown(self)
+            step(self.guard.asend(None))
             self.opening = self.loop.create_task(self._open())
             self.opening.add_done_callback(_retrieve)
         # Shielded: a cancelled reader must not abort the connection others wait for.
@@ -254,6 +258,17 @@ class TrackingConnection(asyncio.Protocol):
     def close(self) -> None:
         """Close the connection (the client is closing, or moved to another loop)."""
         self.fail(rexc.ConnectionError(f"the near cache's connection to {self.address} closed"))
+        guard, self.guard = self.guard, None
+        if guard is not None and not self.loop.is_closed():
+            step(guard.aclose())
+
+
+async def _closed_at_loop_shutdown(tracking: TrackingConnection) -> AsyncGenerator[None, None]:
+    try:
+        yield
+    finally:
+        tracking.guard = None  # closing now: close() must not close this generator again
+        tracking.close()
 
 
 def _retrieve(task: asyncio.Task[None]) -> None:
