@@ -30,7 +30,9 @@ What is emitted (database semantic conventions, stable names):
   redis driver's pool); ``aiokv.memory.keys``, ``aiokv.memory.expired`` and
   ``aiokv.memory.evicted`` (the memory driver); ``aiokv.cache.hits``, ``aiokv.cache.misses`` and
   ``aiokv.cache.computations`` (``get_or_set`` and ``@cached``, with ``aiokv.cache.name`` =
-  ``get_or_set``). All but the histogram are read from ``kv.stats()`` when the SDK collects.
+  ``get_or_set``); ``aiokv.near_cache.hits``, ``.misses``, ``.invalidations``, ``.evictions``,
+  ``.flushes`` and ``.keys`` (the redis driver's near cache, when on). All but the histogram are
+  read from ``kv.stats()`` when the SDK collects.
 """
 
 from __future__ import annotations

@@ -561,6 +561,41 @@ async def test_stats_without_the_near_cache(server: RedisServer) -> None:
     assert AsyncClient(driver="memory", near_cache_max_keys=5).stats().near_cache is None
 
 
+async def test_counters_reach_opentelemetry(server: RedisServer) -> None:
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from aiokv.observability import instrument
+
+    reader = InMemoryMetricReader()
+    meters = MeterProvider(metric_readers=[reader], shutdown_on_exit=False)
+    tracers = TracerProvider(shutdown_on_exit=False)
+    kv = near_client(server.url)
+    instrument(kv, tracer_provider=tracers, meter_provider=meters)
+    try:
+        async with kv:
+            await kv.set("k", "v")
+            for _ in range(3):
+                assert await kv.get("k") == "v"
+            assert stats(kv) == NearCacheStats(2, 1, 0, 0, 0, 1)
+            data = reader.get_metrics_data()
+            assert data is not None
+            points = {
+                metric.name: [getattr(p, "value", None) for p in metric.data.data_points]
+                for resource in data.resource_metrics
+                for scope in resource.scope_metrics
+                for metric in scope.metrics
+            }
+            assert points["aiokv.near_cache.hits"] == [2]
+            assert points["aiokv.near_cache.misses"] == [1]
+            assert points["aiokv.near_cache.keys"] == [1]
+            assert points["aiokv.near_cache.flushes"] == [0]
+    finally:
+        tracers.shutdown()
+        meters.shutdown()
+
+
 # -- the differential test, near cache on --------------------------------------------------------
 
 
