@@ -109,7 +109,8 @@ class NearCacheStats:
 
     Attributes:
         hits: Reads answered in process.
-        misses: Reads of cacheable keys sent to the server (their replies are then kept).
+        misses: Reads of cacheable keys sent to the server on the tracking connection (their
+            replies are kept unless the key changed meanwhile).
         invalidations: Keys the server said changed (CLIENT TRACKING messages).
         evictions: Keys dropped to stay within ``near_cache_max_keys``.
         flushes: Times the whole cache was emptied: the tracking connection dropped (or timed

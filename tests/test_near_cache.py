@@ -241,6 +241,46 @@ async def test_a_write_racing_a_read_of_the_same_client(kv: AsyncClient) -> None
         assert await kv.get("k") == str(i)
 
 
+async def test_a_read_sent_during_an_own_write_is_not_kept_after_it(
+    kv: AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read sent after a write dropped its key, but run by the server before the write.
+
+    Its reply (the old value) is read after the write returned, and the invalidation behind
+    it is held back: only the write's second drop (when it returns) keeps it out.
+    """
+    if not kv.settings.auto_pipeline:
+        pytest.skip("the ordering is arranged through the multiplexed connection's buffer")
+    await kv.get("warm")
+    tracker = cache_of(kv).tracker
+    assert tracker is not None
+    received = tracker.data_received
+    exercised = 0
+    for i in range(30):
+        await kv.set("k", f"old{i}")
+        held: list[bytes] = []
+        monkeypatch.setattr(tracker, "data_received", held.append)
+        ping = asyncio.ensure_future(kv.ping())  # the shared connection is busy: the SET waits
+        await asyncio.sleep(0)
+        # The write's task runs first (it drops k, and its SET waits for the end of the step),
+        # then the read's (written at once, on the tracking connection).
+        write = asyncio.ensure_future(kv.set("k", f"new{i}"))
+        read = asyncio.ensure_future(kv.get("k"))
+        await asyncio.wait_for(asyncio.gather(ping, write), BOUND)
+        await until(lambda held=held: b":-1\r\n" in b"".join(held), "the replies")
+        data = b"".join(held)
+        cut = data.find(b":-1\r\n") + 5
+        received(data[:cut])  # the replies, not what follows (the invalidation)
+        value = await asyncio.wait_for(read, BOUND)
+        if value == f"old{i}":  # the server ran the GET first; the write has returned
+            exercised += 1
+            assert "k" not in cache_of(kv).held, "the old value was kept after the write"
+        monkeypatch.setattr(tracker, "data_received", received)
+        received(b"".join(held)[cut:])
+        await until(lambda i=i: _is(kv.get("k"), f"new{i}"), "seeing the write")
+    assert exercised > 0, "the server never ran the read before the write"
+
+
 # -- other clients' writes -----------------------------------------------------------------------
 
 
