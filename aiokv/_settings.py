@@ -180,6 +180,28 @@ class KVSettings(BaseSettings):
         "noeviction", validation_alias="KV_MEMORY_EVICTION_POLICY"
     )
     memory_reaper_interval: float = Field(0.1, gt=0, validation_alias="KV_MEMORY_REAPER_INTERVAL")
+
+    # -- the near cache (redis driver; see aiokv.drivers._near_cache) --
+    near_cache_max_keys: int | None = Field(
+        None,
+        ge=1,
+        validation_alias="KV_NEAR_CACHE_MAX_KEYS",
+        description="Keep up to this many keys' reads in process, dropped when the server says "
+        "they changed (CLIENT TRACKING); None = no near cache.",
+    )
+    near_cache_ttl: float | None = Field(
+        None,
+        gt=0,
+        validation_alias="KV_NEAR_CACHE_TTL",
+        description="Seconds a near-cached read may be served at most; None = until the server "
+        "invalidates it or its TTL ends.",
+    )
+    near_cache_prefixes: Annotated[tuple[str, ...] | None, NoDecode] = Field(
+        None,
+        validation_alias="KV_NEAR_CACHE_PREFIXES",
+        description="Near-cache only keys under these prefixes (comma-separated in the "
+        "variable; after key_prefix), tracked by broadcast; None = every key read.",
+    )
     otel: bool = Field(
         False,
         validation_alias="KV_OTEL",
@@ -259,6 +281,22 @@ class KVSettings(BaseSettings):
     @classmethod
     def _timedelta_seconds(cls, value: Any) -> Any:
         return value.total_seconds() if isinstance(value, timedelta) else value
+
+    @field_validator("near_cache_ttl", mode="before")
+    @classmethod
+    def _ttl_seconds(cls, value: Any) -> Any:
+        return value.total_seconds() if isinstance(value, timedelta) else value
+
+    @field_validator("near_cache_prefixes", mode="before")
+    @classmethod
+    def _prefix_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",")]
+        if isinstance(value, (list, tuple)):
+            if not value or any(not isinstance(p, str) or not p for p in value):
+                raise ValueError("near_cache_prefixes must be non-empty strings")
+            return tuple(value)
+        return value
 
     @field_validator("cluster_nodes", mode="before")
     @classmethod
@@ -367,6 +405,21 @@ class KVSettings(BaseSettings):
                         f"{variable} applies to Sentinel only, and REDIS_SENTINELS is not set "
                         "(nor is REDIS_URL a redis+sentinel:// URL)"
                     )
+        if self.near_cache_max_keys is None:
+            for field, variable in (
+                ("near_cache_ttl", "KV_NEAR_CACHE_TTL"),
+                ("near_cache_prefixes", "KV_NEAR_CACHE_PREFIXES"),
+            ):
+                if getattr(self, field) is not None:
+                    raise ValueError(
+                        f"{variable} is set but KV_NEAR_CACHE_MAX_KEYS is not: the near cache "
+                        "is off until KV_NEAR_CACHE_MAX_KEYS bounds it"
+                    )
+        elif self.driver == "cluster":
+            raise ValueError(
+                "KV_NEAR_CACHE_MAX_KEYS is set, but the near cache runs on the redis driver "
+                "only (standalone or Sentinel), not on a cluster"
+            )
         if parts is not None and parts.socket_path is not None and self.tls:
             raise ValueError("REDIS_TLS is set, but a unix:// socket takes no TLS")
         if not self.tls:

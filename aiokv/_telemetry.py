@@ -358,6 +358,19 @@ class Instruments:
             unit="{call}",
             description="Values computed on a miss.",
         )
+        for field, description in _NEAR_CACHE_COUNTERS.items():
+            counter(
+                f"aiokv.near_cache.{field}",
+                [self._near_cache_callback(field)],
+                unit="{key}" if field in ("invalidations", "evictions") else "{event}",
+                description=description,
+            )
+        up_down(
+            "aiokv.near_cache.keys",
+            [self._near_cache_callback("keys")],
+            unit="{key}",
+            description="Keys held by the near cache.",
+        )
 
     def add(self, telemetry: Telemetry) -> None:
         with self._clients_lock:
@@ -425,6 +438,25 @@ class Instruments:
 
     def _computations(self, options: CallbackOptions) -> Iterable[Observation]:
         return self._cache("computations")
+
+    def _near_cache_callback(
+        self, field: str
+    ) -> Callable[[CallbackOptions], Iterable[Observation]]:
+        def observe(options: CallbackOptions) -> Iterable[Observation]:
+            for stats, attributes in self._stats():
+                if stats.near_cache is not None:
+                    yield Observation(getattr(stats.near_cache, field), attributes)
+
+        return observe
+
+
+_NEAR_CACHE_COUNTERS = {
+    "hits": "Reads answered by the near cache.",
+    "misses": "Near-cacheable reads sent to the server.",
+    "invalidations": "Keys the server reported changed to the near cache.",
+    "evictions": "Keys evicted from the near cache to stay within near_cache_max_keys.",
+    "flushes": "Times the near cache was emptied (tracking lost, or the server flushed).",
+}
 
 
 def _pool_name(attributes: dict[str, Any]) -> str:

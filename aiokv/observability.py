@@ -30,7 +30,9 @@ What is emitted (database semantic conventions, stable names):
   redis driver's pool); ``aiokv.memory.keys``, ``aiokv.memory.expired`` and
   ``aiokv.memory.evicted`` (the memory driver); ``aiokv.cache.hits``, ``aiokv.cache.misses`` and
   ``aiokv.cache.computations`` (``get_or_set`` and ``@cached``, with ``aiokv.cache.name`` =
-  ``get_or_set``). All but the histogram are read from ``kv.stats()`` when the SDK collects.
+  ``get_or_set``); ``aiokv.near_cache.hits``, ``.misses``, ``.invalidations``, ``.evictions``,
+  ``.flushes`` and ``.keys`` (the redis driver's near cache, when on). All but the histogram are
+  read from ``kv.stats()`` when the SDK collects.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ __all__ = [
     "CacheCounters",
     "CacheStats",
     "MemoryStats",
+    "NearCacheCounters",
+    "NearCacheStats",
     "PoolStats",
     "Stats",
     "instrument",
@@ -100,6 +104,29 @@ class CacheStats:
 
 
 @dataclass(frozen=True)
+class NearCacheStats:
+    """The near cache of a redis client (``near_cache_max_keys``).
+
+    Attributes:
+        hits: Reads answered in process.
+        misses: Reads of cacheable keys sent to the server on the tracking connection (their
+            replies are kept unless the key changed meanwhile).
+        invalidations: Keys the server said changed (CLIENT TRACKING messages).
+        evictions: Keys dropped to stay within ``near_cache_max_keys``.
+        flushes: Times the whole cache was emptied: the tracking connection dropped (or timed
+            out), or the server was flushed.
+        keys: Keys held now.
+    """
+
+    hits: int
+    misses: int
+    invalidations: int
+    evictions: int
+    flushes: int
+    keys: int
+
+
+@dataclass(frozen=True)
 class Stats:
     """What ``kv.stats()`` returns.
 
@@ -109,12 +136,14 @@ class Stats:
         pool: The connection pool (redis driver; None on the memory driver).
         memory: The store (memory driver; None on the redis driver, and before the client
             opened).
+        near_cache: The near cache (redis driver with ``near_cache_max_keys``; else None).
     """
 
     driver: Literal["memory", "redis", "cluster"]
     get_or_set: CacheStats
     pool: PoolStats | None
     memory: MemoryStats | None
+    near_cache: NearCacheStats | None = None
 
 
 class CacheCounters:
@@ -131,11 +160,33 @@ class CacheCounters:
         return CacheStats(self.hits, self.misses, self.computations)
 
 
+class NearCacheCounters:
+    """The running counts behind :class:`NearCacheStats` (mutable, one per near cache)."""
+
+    __slots__ = ("evictions", "flushes", "hits", "invalidations", "misses")
+
+    def __init__(self) -> None:
+        self.hits = 0
+        self.misses = 0
+        self.invalidations = 0
+        self.evictions = 0
+        self.flushes = 0
+
+    def snapshot(self, keys: int) -> NearCacheStats:
+        return NearCacheStats(
+            self.hits, self.misses, self.invalidations, self.evictions, self.flushes, keys
+        )
+
+
 def collect(kv: AsyncClient) -> Stats:
     """Implement ``AsyncClient.stats()``."""
     settings = kv.settings
     driver: Any = kv._driver
-    driver = getattr(driver, "inner", driver)  # under instrumentation
+    near: NearCacheStats | None = None
+    while hasattr(driver, "inner"):  # under instrumentation, and the near cache
+        if hasattr(driver, "near_cache_stats"):
+            near = driver.near_cache_stats()
+        driver = driver.inner
     pool: PoolStats | None = None
     memory: MemoryStats | None = None
     if settings.driver == "redis":
@@ -143,7 +194,9 @@ def collect(kv: AsyncClient) -> Stats:
         pool = PoolStats(0, 0, 0, settings.max_connections) if live is None else live.stats()
     elif driver is not None:
         memory = driver.stats()
-    return Stats(settings.driver, kv._cache_counters.snapshot(), pool, memory)
+    if near is None and settings.near_cache_max_keys is not None and settings.driver == "redis":
+        near = NearCacheStats(0, 0, 0, 0, 0, 0)  # not opened yet
+    return Stats(settings.driver, kv._cache_counters.snapshot(), pool, memory, near)
 
 
 def instrument(
