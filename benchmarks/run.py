@@ -7,6 +7,7 @@
     python benchmarks/run.py zsets             # sorted sets: memory driver vs fakeredis, floor
     python benchmarks/run.py queue             # kv.queue jobs/s vs a raw redis-py BLMOVE loop
     python benchmarks/run.py otel              # OpenTelemetry's cost: off, API only, SDK
+    python benchmarks/run.py stampede          # 20 processes, one cold key: get_or_set(lock=True)
     python benchmarks/run.py all               # memory, reaper, redis; then docs/benchmarks.md
     python benchmarks/run.py smoke             # every benchmark at tiny sizes (CI), charts too
 
@@ -35,6 +36,7 @@ def _fix_sys_path() -> None:
 def build_parser() -> argparse.ArgumentParser:
     from benchmarks import (
         bench_batch,
+        bench_lock_stampede,
         bench_memory,
         bench_otel,
         bench_queue,
@@ -57,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("zsets", bench_zsets, "zadd/zrank/zrange: memory driver vs fakeredis, SortedList floor"),
         ("queue", bench_queue, "kv.queue throughput (jobs/s) vs a raw redis-py BLMOVE loop"),
         ("otel", bench_otel, "OpenTelemetry on the memory driver: off, API only, SDK (ratios)"),
+        ("stampede", bench_lock_stampede, "N processes, one cold key: get_or_set(lock=True)"),
     )
     for name, module, help_text in commands:
         cmd = sub.add_parser(name, help=help_text, description=module.__doc__)
@@ -81,6 +84,7 @@ _SMOKE: tuple[tuple[str, list[str]], ...] = (
     ("reaper", ["--keys", "3000", "--ttl", "0.5", "--duration", "0.3", "--baseline", "0.2"]),
     ("redis", ["--n", "200", "--concurrency", "1,10", "--concurrent-ops", "400", "--rounds", "2"]),
     ("batch", ["--commands", "50", "--keys", "10", "--rounds", "2"]),
+    ("stampede", ["--processes", "3", "--compute", "0.05", "--rounds", "1"]),
 )
 
 
