@@ -161,7 +161,7 @@ def collect(kv: AsyncClient) -> Stats:
     if settings.driver == "redis":
         live = None if driver is None else driver._pool
         pool = PoolStats(0, 0, 0, settings.max_connections) if live is None else live.stats()
-    elif driver is not None:
+    elif settings.driver == "memory" and driver is not None:  # the cluster has no stats yet
         memory = driver.stats()
     return Stats(settings.driver, kv._cache_counters.snapshot(), pool, memory)
 

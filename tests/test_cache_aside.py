@@ -19,7 +19,7 @@ import pytest
 from faultproxy import FaultProxy
 from servers import RedisServer
 
-from aiokv import AsyncClient, InvalidArgumentError, cached
+from aiokv import AsyncClient, CrossSlotError, InvalidArgumentError, cached
 from aiokv.observability import CacheStats
 from aiokv.patterns.cache_entry import unwrap
 from aiokv.patterns.cache_lock import channel_for
@@ -204,7 +204,31 @@ async def test_condition_decides_what_is_cached(kv: AsyncClient) -> None:
 # -- tags ----------------------------------------------------------------------------------------
 
 
-async def test_invalidate_tags_drops_every_entry_with_a_tag(kv: AsyncClient) -> None:
+def no_cluster(driver: str) -> None:
+    if driver == "cluster":
+        pytest.skip("entry and tags in several slots: test_tags_on_a_cluster_share_a_hash_tag")
+
+
+async def test_tags_on_a_cluster_share_a_hash_tag(kv: AsyncClient) -> None:
+    # The rule that holds on every driver: an entry and its tags share one hash tag.
+    await kv.get_or_set("{c}product:1", lambda: 1, ttl=60, tags=["{c}products"])
+    await kv.set_json("{c}product:2", 2, ttl=60, tags=["{c}products"])
+    await kv.get_or_set("{d}other", lambda: 3, ttl=60, tags=["{d}others"])
+    assert await kv.smembers("tag:{c}products") == {"{c}product:1", "{c}product:2"}
+    assert await kv.invalidate_tags("{c}products", "{d}others") == 3  # one script per slot
+    assert await kv.keys() == []
+
+
+async def test_tags_in_another_slot_are_refused_on_a_cluster(kv: AsyncClient, driver: str) -> None:
+    if driver != "cluster":
+        pytest.skip("only a cluster has slots")
+    with pytest.raises(CrossSlotError):
+        await kv.get_or_set("product:1", lambda: 1, ttl=60, tags=["products"])
+    assert await kv.exists("product:1") == 0
+
+
+async def test_invalidate_tags_drops_every_entry_with_a_tag(kv: AsyncClient, driver: str) -> None:
+    no_cluster(driver)
     await kv.get_or_set("product:1", lambda: 1, ttl=60, tags=["products", "product:1"])
     await kv.get_or_set("product:2", lambda: 2, ttl=120, tags=["products"])
     await kv.set_json("promo", {"p": 1}, ttl=30, tags=["product:1"])
@@ -219,7 +243,8 @@ async def test_invalidate_tags_drops_every_entry_with_a_tag(kv: AsyncClient) -> 
     assert kv.stats().get_or_set.invalidated == 3
 
 
-async def test_an_entry_without_expiry_keeps_its_tag(kv: AsyncClient) -> None:
+async def test_an_entry_without_expiry_keeps_its_tag(kv: AsyncClient, driver: str) -> None:
+    no_cluster(driver)
     await kv.get_or_set("a", lambda: 1, ttl=10, tags=["t"])
     await kv.get_or_set("b", lambda: 2, ttl=None, tags=["t"])
     assert await kv.pttl("tag:t") == -1
@@ -228,7 +253,10 @@ async def test_an_entry_without_expiry_keeps_its_tag(kv: AsyncClient) -> None:
     assert await kv.invalidate_tags("t") == 3
 
 
-async def test_tags_under_a_key_prefix(make_client: Callable[..., AsyncClient]) -> None:
+async def test_tags_under_a_key_prefix(
+    make_client: Callable[..., AsyncClient], driver: str
+) -> None:
+    no_cluster(driver)
     async with make_client(key_prefix="app:") as kv:
         await kv.flushdb()
         await kv.get_or_set("k", lambda: 1, ttl=60, tags=["t"])
@@ -237,7 +265,10 @@ async def test_tags_under_a_key_prefix(make_client: Callable[..., AsyncClient]) 
         assert await kv.exists("k") == 0
 
 
-async def test_a_stale_entry_keeps_its_tags_as_long_as_it_lives(kv: AsyncClient) -> None:
+async def test_a_stale_entry_keeps_its_tags_as_long_as_it_lives(
+    kv: AsyncClient, driver: str
+) -> None:
+    no_cluster(driver)
     await kv.get_or_set("k", lambda: 1, ttl=10, stale_ttl=50, tags=["t"])
     assert 59_000 < await kv.pttl("tag:t") <= 60_000
     assert await kv.invalidate_tags("t") == 1
@@ -256,7 +287,8 @@ def test_windows_must_be_positive(name: str) -> None:
         asyncio.run(kv.get_or_set("k", lambda: 1, **{name: 0}))
 
 
-async def test_cached_tags_are_templates(kv: AsyncClient) -> None:
+async def test_cached_tags_are_templates(kv: AsyncClient, driver: str) -> None:
+    no_cluster(driver)
     calls: list[int] = []
 
     @cached(kv, ttl=60, key="product:{pid}", tags=["products", "product:{pid}"])
