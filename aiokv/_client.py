@@ -34,10 +34,13 @@ from .commands.strings import GET_BYTES
 from .drivers import create_driver
 from .observability import CacheCounters, Stats, collect, instrumented
 from .patterns import cache
+from .patterns.cache_entry import LastValues
 from .patterns.json import ANY, adapter_for, dump
 from .patterns.lock import Lock
 from .patterns.queue import Queue
 from .patterns.singleflight import SingleFlight
+from .patterns.tags import invalidate_tags as drop_tags
+from .patterns.tags import store_tagged
 from .pubsub import Subscription
 
 __all__ = ["DEFAULT", "AsyncClient"]
@@ -184,6 +187,8 @@ class AsyncClient(Commands):
         """Stop background work and close connections. Safe to call more than once."""
         if self._state == "closed":
             return
+        if "_flights" in self.__dict__:  # background refreshes of stale values
+            await self._flights.aclose()
         driver = self._driver
         self._state = "closed"
         self._run = _Closed()
@@ -210,7 +215,14 @@ class AsyncClient(Commands):
     # -- patterns: JSON values, cache-aside, invalidation, locks, scripts ---------------------
     # The logic lives in aiokv/patterns/; these methods only hand the client over.
 
-    async def set_json(self, key: str, value: object, ttl: TTL | _Default | None = DEFAULT) -> None:
+    async def set_json(
+        self,
+        key: str,
+        value: object,
+        ttl: TTL | _Default | None = DEFAULT,
+        *,
+        tags: Sequence[str] = (),
+    ) -> None:
         """Store ``value`` as JSON: a model, a dataclass, a list or dict of them, a datetime, ...
 
         Serialised by pydantic (never pickled: unpickling runs code chosen by whoever can write
@@ -220,13 +232,32 @@ class AsyncClient(Commands):
             key: The key.
             value: Anything pydantic can serialise to JSON.
             ttl: Seconds or a timedelta; ``None`` for no expiry; omitted: ``default_ttl``.
+            tags: Tags to drop it by with :meth:`invalidate_tags`; the value and its tags are
+                written in one atomic step (see :mod:`aiokv.patterns.tags`).
 
         Raises:
             pydantic_core.PydanticSerializationError: (a ``ValueError``) if ``value`` has no
                 JSON form.
             InvalidArgumentError: for a TTL <= 0.
+            CrossSlotError: on a cluster, if the key and its tags have no common hash tag.
         """
-        await self.set(key, dump(value), ttl)
+        if not tags:
+            await self.set(key, dump(value), ttl)
+            return
+        options = cache.CacheOptions.build(self, ttl, tags=tags)
+        await store_tagged(self, key, dump(value), options.ttl_ms, options.tags, "")
+
+    async def invalidate_tags(self, *tags: str) -> int:
+        """Delete every entry stored with any of ``tags`` (by ``get_or_set``, ``@cached`` or
+        ``set_json``), atomically: one script on a server or in memory, one per hash slot on a
+        cluster.
+
+        Returns:
+            How many entries were deleted (0 if no entry had these tags).
+        """
+        deleted = await drop_tags(self, tags, "")
+        self._cache_counters.invalidated += deleted
+        return deleted
 
     @overload
     async def get_json(self, key: str, type: None = None) -> Any: ...
@@ -261,6 +292,13 @@ class AsyncClient(Commands):
         ttl: TTL | _Default | None = DEFAULT,
         *,
         type: builtins.type[T] | None = None,
+        lock: bool = False,
+        lock_timeout: TTL = 10,
+        stale_ttl: TTL | None = None,
+        stale_if_error: TTL | None = None,
+        refresh: bool = False,
+        condition: Callable[[T], bool] | None = None,
+        tags: Sequence[str] = (),
     ) -> T: ...
     @overload
     async def get_or_set(
@@ -270,6 +308,13 @@ class AsyncClient(Commands):
         ttl: TTL | _Default | None = DEFAULT,
         *,
         type: builtins.type[T] | None = None,
+        lock: bool = False,
+        lock_timeout: TTL = 10,
+        stale_ttl: TTL | None = None,
+        stale_if_error: TTL | None = None,
+        refresh: bool = False,
+        condition: Callable[[T], bool] | None = None,
+        tags: Sequence[str] = (),
     ) -> T: ...
     async def get_or_set(
         self,
@@ -278,13 +323,21 @@ class AsyncClient(Commands):
         ttl: TTL | _Default | None = DEFAULT,
         *,
         type: Any = None,
+        lock: bool = False,
+        lock_timeout: TTL = 10,
+        stale_ttl: TTL | None = None,
+        stale_if_error: TTL | None = None,
+        refresh: bool = False,
+        condition: Callable[[Any], bool] | None = None,
+        tags: Sequence[str] = (),
     ) -> Any:
         """Return the value cached at ``key``; on a miss, compute it with ``factory`` and store it.
 
         Concurrent misses on one key in this client share one call of ``factory`` (single-flight)
         and all get its value; an exception reaches them all and is not cached. A caller that is
         cancelled stops waiting without cancelling the call for the others. Values are stored as
-        JSON, ``None`` included.
+        JSON, ``None`` included. Hits, stale hits and misses are counted in
+        ``kv.stats().get_or_set``.
 
         Args:
             key: The key.
@@ -294,21 +347,50 @@ class AsyncClient(Commands):
             type: The type to validate a hit into; by default the factory's return annotation.
                 Without either (a lambda), hits return plain JSON data, so the factory must
                 return plain JSON data too.
+            lock: Compute a missing value once across every process using the store: the
+                others wait for its value (they are told, not polling), up to ``lock_timeout``.
+            lock_timeout: Seconds or a timedelta: how long waiters wait before computing
+                anyway, and how long the lock outlives a crashed holder.
+            stale_ttl: Past ``ttl``, serve the old value for this long while one task of this
+                client recomputes it in the background (stale-while-revalidate).
+            stale_if_error: When the factory raises or the server fails, return the last value
+                seen (read from the server, or kept in this client when the server is out of
+                reach) if it went stale less than this long ago, and log a WARNING on the
+                ``aiokv`` logger.
+            refresh: Compute and store a new value even if one is cached.
+            condition: Called with a computed value: store it only if this returns True (the
+                value is returned either way).
+            tags: Tags to drop the entry by with :meth:`invalidate_tags`.
 
         Returns:
             The cached or computed value. A cached value that does not fit the type counts as a
             miss and is recomputed.
 
         Raises:
-            Exception: whatever ``factory`` raises.
+            Exception: whatever ``factory`` raises (without a recent last value to serve).
+            KVError: a failure of the server (without a recent last value to serve). A cache
+                write whose reply was lost (``OutcomeUnknownError``) is not raised: the value
+                may or may not be cached, and both are valid.
+            InvalidArgumentError: for a ``ttl``, ``lock_timeout`` or stale window <= 0.
             pydantic_core.PydanticSerializationError: (a ``ValueError``) if the value has no JSON
                 form.
             TypeError: without a type, if the factory returns what JSON cannot give back as it
                 is (a model, a tuple, a datetime): pass ``type=``. Also if the factory's return
                 annotation cannot be resolved.
         """
+        options = cache.CacheOptions.build(
+            self,
+            ttl,
+            lock=lock,
+            lock_timeout=lock_timeout,
+            stale_ttl=stale_ttl,
+            stale_if_error=stale_if_error,
+            refresh=refresh,
+            condition=condition,
+            tags=tags,
+        )
         return await cache.get_or_set(
-            self, self._flights, self._cache_counters, key, factory, ttl, type
+            self, self._flights, self._cache_counters, key, factory, type, options
         )
 
     async def delete_matching(self, pattern: str, *, batch: int = 1000) -> int:
@@ -444,3 +526,8 @@ class AsyncClient(Commands):
     def _flights(self) -> SingleFlight:
         # Single-flight state is per client (one client, one event loop).
         return SingleFlight(lambda: self._task_group)
+
+    @functools.cached_property
+    def _last_values(self) -> LastValues:
+        # The last values seen by get_or_set(stale_if_error=...), for when the server is down.
+        return LastValues()

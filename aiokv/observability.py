@@ -93,14 +93,24 @@ class CacheStats:
     """Cache-aside lookups by ``get_or_set`` (and ``@cached``) on one client.
 
     Attributes:
-        hits: Calls answered from the store.
-        misses: Calls that found no (valid) value; concurrent misses on one key each count.
-        computations: Calls of a factory (concurrent misses on one key share one).
+        hits: Calls answered with a fresh value from the store.
+        misses: Calls that found no (valid, servable) value; concurrent misses on one key each
+            count, and so does every ``refresh=True`` call.
+        computations: Calls of a factory (concurrent misses on one key share one; background
+            refreshes count).
+        stale: Calls answered with a value past its fresh TTL, within ``stale_ttl``, while it
+            was refreshed in the background.
+        stale_on_error: Calls answered with the last value because the factory or the server
+            failed (``stale_if_error``).
+        invalidated: Entries deleted by ``invalidate_tags`` through this client.
     """
 
     hits: int
     misses: int
     computations: int
+    stale: int = 0
+    stale_on_error: int = 0
+    invalidated: int = 0
 
 
 @dataclass(frozen=True)
@@ -149,15 +159,25 @@ class Stats:
 class CacheCounters:
     """The running counts behind :class:`CacheStats` (mutable, one per client)."""
 
-    __slots__ = ("computations", "hits", "misses")
+    __slots__ = ("computations", "hits", "invalidated", "misses", "stale", "stale_on_error")
 
     def __init__(self) -> None:
         self.hits = 0
         self.misses = 0
         self.computations = 0
+        self.stale = 0
+        self.stale_on_error = 0
+        self.invalidated = 0
 
     def snapshot(self) -> CacheStats:
-        return CacheStats(self.hits, self.misses, self.computations)
+        return CacheStats(
+            self.hits,
+            self.misses,
+            self.computations,
+            self.stale,
+            self.stale_on_error,
+            self.invalidated,
+        )
 
 
 class NearCacheCounters:
@@ -192,7 +212,7 @@ def collect(kv: AsyncClient) -> Stats:
     if settings.driver == "redis":
         live = None if driver is None else driver._pool
         pool = PoolStats(0, 0, 0, settings.max_connections) if live is None else live.stats()
-    elif driver is not None:
+    elif settings.driver == "memory" and driver is not None:  # the cluster has no stats yet
         memory = driver.stats()
     if near is None and settings.near_cache_max_keys is not None and settings.driver == "redis":
         near = NearCacheStats(0, 0, 0, 0, 0, 0)  # not opened yet

@@ -8,6 +8,7 @@
     python benchmarks/run.py queue             # kv.queue jobs/s vs a raw redis-py BLMOVE loop
     python benchmarks/run.py otel              # OpenTelemetry's cost: off, API only, SDK
     python benchmarks/run.py near-cache        # near-cache hit vs memory get and a round trip
+    python benchmarks/run.py stampede          # 20 processes, one cold key: get_or_set(lock=True)
     python benchmarks/run.py all               # memory, reaper, redis; then docs/benchmarks.md
     python benchmarks/run.py smoke             # every benchmark at tiny sizes (CI), charts too
 
@@ -36,6 +37,7 @@ def _fix_sys_path() -> None:
 def build_parser() -> argparse.ArgumentParser:
     from benchmarks import (
         bench_batch,
+        bench_lock_stampede,
         bench_memory,
         bench_near_cache,
         bench_otel,
@@ -60,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("queue", bench_queue, "kv.queue throughput (jobs/s) vs a raw redis-py BLMOVE loop"),
         ("otel", bench_otel, "OpenTelemetry on the memory driver: off, API only, SDK (ratios)"),
         ("near-cache", bench_near_cache, "near-cache hits vs memory get and redis round trips"),
+        ("stampede", bench_lock_stampede, "N processes, one cold key: get_or_set(lock=True)"),
     )
     for name, module, help_text in commands:
         cmd = sub.add_parser(name, help=help_text, description=module.__doc__)
@@ -85,6 +88,7 @@ _SMOKE: tuple[tuple[str, list[str]], ...] = (
     ("redis", ["--n", "200", "--concurrency", "1,10", "--concurrent-ops", "400", "--rounds", "2"]),
     ("batch", ["--commands", "50", "--keys", "10", "--rounds", "2"]),
     ("near-cache", ["--ops", "200", "--rounds", "2", "--writes", "20"]),
+    ("stampede", ["--processes", "3", "--compute", "0.05", "--rounds", "1"]),
 )
 
 

@@ -439,7 +439,14 @@ async def test_prometheus_example_serves_aiokv_series(
             assert first.json() == {"id": 1, "name": "product 1"}
             assert (await http.get("/products/1")).json() == first.json()
             stats = (await http.get("/stats")).json()
-            assert stats["get_or_set"] == {"hits": 1, "misses": 1, "computations": 1}
+            assert stats["get_or_set"] == {
+                "hits": 1,
+                "misses": 1,
+                "computations": 1,
+                "stale": 0,
+                "stale_on_error": 0,
+                "invalidated": 0,
+            }
             page = (await http.get("/metrics")).text
     system = "aiokv.memory" if driver == "memory" else "redis"
     assert re.search(
@@ -480,7 +487,7 @@ def test_readme_observability_example(
     exec(compile(doc_snippet("observability.py"), "README.md", "exec"), {"__name__": "readme"})
     assert capsys.readouterr().out.splitlines() == [
         "['GET', 'GET', 'SET', 'GET']",
-        "CacheStats(hits=1, misses=1, computations=1)",
+        "CacheStats(hits=1, misses=1, computations=1, stale=0, stale_on_error=0, invalidated=0)",
         "['aiokv.cache.computations', 'aiokv.cache.hits', 'aiokv.cache.misses', "
         "'aiokv.memory.evicted', 'aiokv.memory.expired', 'aiokv.memory.keys', "
         "'db.client.operation.duration']",

@@ -6,7 +6,7 @@ import functools
 import inspect
 import re
 import string
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
 from typing_extensions import ParamSpec
@@ -30,6 +30,12 @@ def cached(
     key: str,
     ttl: TTL | _Default | None = DEFAULT,
     type: Any = None,
+    lock: bool = False,
+    lock_timeout: TTL = 10,
+    stale_ttl: TTL | None = None,
+    stale_if_error: TTL | None = None,
+    condition: Callable[[Any], bool] | None = None,
+    tags: Sequence[str] = (),
 ) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Coroutine[Any, Any, R]]]:
     """Cache an async function's results in ``kv``, one entry per key built from its arguments.
 
@@ -52,9 +58,17 @@ def cached(
         ttl: Seconds or a timedelta; ``None`` for no expiry; omitted: the client's
             ``default_ttl``.
         type: The type to validate hits into, instead of the return annotation.
+        lock: One computation per key across processes (see ``AsyncClient.get_or_set``).
+        lock_timeout: How long other processes wait for it before computing anyway.
+        stale_ttl: Serve a value this long past ``ttl`` while it is refreshed in the background.
+        stale_if_error: Serve the last value when the function or the server fails, if it went
+            stale less than this long ago (logged at WARNING).
+        condition: Store a result only if ``condition(result)`` is true.
+        tags: Templates like ``key`` (``"product:{product_id}"``): the entry's tags, dropped
+            with ``kv.invalidate_tags``.
 
     Raises:
-        TypeError: at decoration, if the function is not ``async def`` or the template names
+        TypeError: at decoration, if the function is not ``async def`` or a template names
             something that is not a parameter; at a call, if the return annotation cannot be
             resolved, or if there is none and the result is not plain JSON data (pass ``type=``).
     """
@@ -63,7 +77,8 @@ def cached(
         if not inspect.iscoroutinefunction(func):
             raise TypeError(f"@cached decorates async functions; {func!r} is not one")
         signature = inspect.signature(func)
-        _check_template(key, signature, func)
+        for template in (key, *tags):
+            _check_template(template, signature, func)
         resolved: list[Any] = [] if type is None else [type]
 
         @functools.wraps(func)
@@ -74,8 +89,18 @@ def cached(
             bound.apply_defaults()
             client = kv if isinstance(kv, AsyncClient) else kv()
             compute = functools.partial(func, *args, **kwargs)
+            arguments = bound.arguments
             value: R = await client.get_or_set(
-                key.format_map(bound.arguments), compute, ttl, type=resolved[0]
+                key.format_map(arguments),
+                compute,
+                ttl,
+                type=resolved[0],
+                lock=lock,
+                lock_timeout=lock_timeout,
+                stale_ttl=stale_ttl,
+                stale_if_error=stale_if_error,
+                condition=condition,
+                tags=[tag.format_map(arguments) for tag in tags],
             )
             return value
 
@@ -92,6 +117,6 @@ def _check_template(template: str, signature: inspect.Signature, func: object) -
         name = match.group() if match else ""
         if name not in signature.parameters:
             raise TypeError(
-                f"@cached key {template!r} names {{{field}}}, but {func!r} has no parameter "
+                f"@cached template {template!r} names {{{field}}}, but {func!r} has no parameter "
                 f"{name!r}: fields must be parameter names, as in 'product:{{product_id}}'"
             )

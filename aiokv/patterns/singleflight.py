@@ -11,6 +11,10 @@ waits for it:
   * its value, or its exception, goes to every caller; nothing is kept once it has finished, so an
     error is not cached and the next caller starts afresh.
 
+A computation may also start with nobody waiting (:meth:`SingleFlight.start`, the background
+refresh of a stale cache entry): it is not cancelled when callers who joined it stop waiting,
+and :meth:`SingleFlight.aclose` (called when the client closes) cancels it.
+
 The task is a plain asyncio task under asyncio. Elsewhere (trio, memory driver only) it runs in the
 client's task group, which a client always has there since it must be opened with ``async with``.
 """
@@ -35,9 +39,19 @@ T = TypeVar("T")
 class _Flight:
     """One running computation and the number of callers waiting for it."""
 
-    __slots__ = ("done", "error", "finished", "scope", "traceback", "value", "waiters")
+    __slots__ = (
+        "background",
+        "done",
+        "error",
+        "finished",
+        "scope",
+        "traceback",
+        "value",
+        "waiters",
+    )
 
-    def __init__(self) -> None:
+    def __init__(self, background: bool = False) -> None:
+        self.background = background
         self.done = anyio.Event()
         self.scope = anyio.CancelScope()
         self.waiters = 0
@@ -96,7 +110,7 @@ class SingleFlight:
                 await flight.done.wait()
             finally:
                 flight.waiters -= 1
-                if flight.waiters == 0 and not flight.done.is_set():
+                if flight.waiters == 0 and not flight.done.is_set() and not flight.background:
                     # This caller was cancelled and was the last one waiting.
                     flight.scope.cancel()
                     self._forget(key, flight)
@@ -104,6 +118,36 @@ class SingleFlight:
                 return flight.outcome()  # type: ignore[no-any-return]
             # Cancelled from outside (event loop or task group shutting down) while callers
             # were still waiting: they start a new computation rather than hang.
+
+    def start(self, key: str, compute: Callable[[], Awaitable[Any]]) -> bool:
+        """Start ``compute()`` for ``key`` without waiting for it, unless one is running.
+
+        Callers of :meth:`run` for ``key`` join it meanwhile. Its outcome goes to them only: an
+        exception with nobody waiting is dropped (``compute`` should report its own errors).
+
+        Returns:
+            True if started, False if a computation for ``key`` was already running.
+
+        Raises:
+            DriverUnavailableError: outside asyncio, without the client's task group.
+        """
+        if key in self._flights:
+            return False
+        flight = self._flights[key] = _Flight(background=True)
+        try:
+            self._start(key, flight, compute)
+        except BaseException:
+            del self._flights[key]
+            raise
+        return True
+
+    async def aclose(self) -> None:
+        """Cancel every computation still running (the client is closing) and wait for them."""
+        for flight in list(self._flights.values()):
+            flight.scope.cancel()
+        tasks = list(self._tasks)
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     def _start(self, key: str, flight: _Flight, compute: Callable[[], Awaitable[Any]]) -> None:
         try:

@@ -9,30 +9,26 @@ the values of the headers named in ``vary``, and, when asked for, a digest of th
 Its ``ETag`` is a weak validator derived from those bytes, so every process serving the entry
 gives the same one, and a request whose ``If-None-Match`` names it can be answered 304.
 
-Tags: each tag is a set, ``prefix + "tag:" + tag``, holding the keys of the entries stored with
-it. Storing an entry and adding it to its tags' sets is one script, and so is invalidating tags
-(read each set, delete its entries and the set): on a server, no request sees a tag half
-invalidated, and an entry is never stored without its tags. A tag's set expires with the
-longest-lived entry added to it. One limit remains, as with any cache: a response computed
-before an invalidation and stored after it survives it; keep TTLs bounded. On a Redis Cluster,
-give the cache a prefix with a hash tag (``prefix="{http}:"``) so that an entry and its tags
-share a slot. This tag layout is the one the near-cache's ``tags=`` may reuse or replace.
+Tags are those of :mod:`aiokv.patterns.tags` (one mechanism for the whole library), kept under
+the cache's prefix: each tag is a set, ``prefix + "tag:" + tag``, holding the keys of the
+entries stored with it; storing with tags and invalidating tags are each one script. On a Redis
+Cluster, give the cache a prefix with a hash tag (``prefix="{http}:"``) so that an entry and
+its tags share a slot.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from .._codec import TTL, ttl_to_ms
 from .._exceptions import InvalidArgumentError
-from .._script import Script, ScriptArg
+from ..patterns import tags as _tags
 
 if TYPE_CHECKING:
     from .._client import AsyncClient
-    from ..drivers.memory import MemoryDriver as Driver
 
 __all__ = ["HTTPCache", "etag_for", "etag_matches", "request_directives"]
 
@@ -62,63 +58,6 @@ def request_directives(cache_control: str | None) -> tuple[bool, bool]:
         return False, False
     words = {part.strip().lower().replace(" ", "") for part in cache_control.split(",")}
     return "no-store" in words, bool(words & {"no-cache", "max-age=0"})
-
-
-async def _store_local(driver: Driver, keys: Sequence[str], args: Sequence[ScriptArg]) -> int:
-    entry, *tags = keys
-    value, ttl = args[0], int(args[1])
-    await driver.set(entry, value if isinstance(value, bytes) else str(value), ttl, False, False)
-    for tag in tags:
-        await driver.sadd(tag, [entry])
-        left = await driver.pttl(tag)
-        if left < ttl:
-            await driver.pexpire(tag, ttl)
-    return len(tags)
-
-
-STORE = Script(
-    lua="""
-local ttl = tonumber(ARGV[2])
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
-for i = 2, #KEYS do
-    redis.call('SADD', KEYS[i], KEYS[1])
-    if redis.call('PTTL', KEYS[i]) < ttl then
-        redis.call('PEXPIRE', KEYS[i], ttl)
-    end
-end
-return #KEYS - 1
-""",
-    local=_store_local,
-)
-"""KEYS: the entry, then its tags' sets. ARGV: the value, the TTL (ms). Returns the tag count."""
-
-
-async def _invalidate_local(driver: Driver, keys: Sequence[str], args: Sequence[ScriptArg]) -> int:
-    deleted = 0
-    for tag in keys:
-        entries = sorted(await driver.smembers(tag))
-        if entries:
-            deleted += await driver.delete(entries)
-        await driver.delete([tag])
-    return deleted
-
-
-INVALIDATE = Script(
-    lua="""
-local deleted = 0
-for i = 1, #KEYS do
-    local entries = redis.call('SMEMBERS', KEYS[i])
-    for first = 1, #entries, 1000 do
-        local last = math.min(first + 999, #entries)
-        deleted = deleted + redis.call('DEL', unpack(entries, first, last))
-    end
-    redis.call('DEL', KEYS[i])
-end
-return deleted
-""",
-    local=_invalidate_local,
-)
-"""KEYS: tags' sets. Deletes every entry they list, then the sets; returns the entries deleted."""
 
 
 class HTTPCache:
@@ -198,12 +137,11 @@ class HTTPCache:
             InvalidArgumentError: for a TTL under 1 ms.
         """
         ttl_ms = self.ttl_ms if ttl is None else self.check_ttl(ttl)
-        tag_keys = [self.tag_key(tag) for tag in dict.fromkeys(tags)]
-        await self._kv.run_script(STORE, [key, *tag_keys], [value, ttl_ms])
+        await _tags.store_tagged(self._kv, key, value, ttl_ms, tags, self.prefix)
 
     def tag_key(self, tag: str) -> str:
         """The key of a tag's set (without the client's key prefix)."""
-        return f"{self.prefix}tag:{tag}"
+        return _tags.tag_key(tag, self.prefix)
 
     async def invalidate(self, *keys: str) -> int:
         """Drop the entries at ``keys`` (from :meth:`key_for`); return how many existed."""
@@ -215,8 +153,4 @@ class HTTPCache:
         Returns:
             How many entries were deleted (0 if no entry had these tags).
         """
-        if not tags:
-            return 0
-        keys = [self.tag_key(tag) for tag in dict.fromkeys(tags)]
-        deleted: int = await self._kv.run_script(INVALIDATE, keys)
-        return deleted
+        return await _tags.invalidate_tags(self._kv, tags, self.prefix)
