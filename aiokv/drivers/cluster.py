@@ -27,6 +27,8 @@ only when it cannot have run twice to any effect.
 * Pipelines are grouped by node: one round trip per node, the nodes in parallel. A transaction
   (``pipeline(transaction=True)``, ``transaction()``, WATCH) runs on the node of its one slot.
 * Walks (``scan_iter``, ``keys``) and ``dbsize``/``flushdb`` cover every primary.
+* TLS: the TLS settings (``REDIS_TLS``, ``REDIS_TLS_CA_CERTS``, ... or a ``rediss+cluster://``
+  URL) apply to every node, the ones the cluster announces too.
 
 Failover: a cluster replicates asynchronously, so a write acknowledged by a primary that dies
 before its replica received it is lost when the replica takes over (the window is the
@@ -42,7 +44,6 @@ import functools
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
-from urllib.parse import parse_qsl
 
 import sniffio
 from anyio.abc import TaskGroup
@@ -60,6 +61,7 @@ from .._exceptions import (
     KVError,
     KVTimeoutError,
     OutcomeUnknownError,
+    TLSError,
     TransactionAbortedError,
 )
 from .._pipeline import WatchSession
@@ -68,6 +70,7 @@ from .._settings import KVSettings
 from ..commands._base import NO_KEYS, Command, Table, text
 from ._redis_errors import is_tls_error, translate_error
 from ._redis_pool import cancel_requests, resume_cancellation
+from ._redis_tls import tls_options
 from ._slots import cross_slot_error, key_slot, slot_of
 from .redis import RedisDriver, _decode, _exchange, _WatchFailed, _words
 
@@ -117,18 +120,13 @@ def _startup_nodes(settings: KVSettings) -> list[ClusterNode]:
 
 
 def _tls_options(settings: KVSettings) -> dict[str, Any]:
-    url = settings.url
-    if url is None or not url.lower().startswith("rediss+cluster://"):
+    """The TLS settings (``REDIS_TLS``... or a ``rediss+cluster://`` URL) for every node."""
+    options = tls_options(settings)
+    if not options:
         return {}
-    options: dict[str, Any] = {"ssl": True}
-    for name, value in parse_qsl(url.partition("?")[2]):
-        if name.startswith("ssl_"):
-            options[name] = (
-                value.lower() in {"1", "t", "true", "y", "yes", "on"}
-                if (name == "ssl_check_hostname")
-                else value
-            )
-    return options
+    # RedisCluster picks its TLS connection class itself from ``ssl=True``.
+    options.pop("connection_class")
+    return {"ssl": True, **options}
 
 
 class ClusterDriver:
@@ -195,6 +193,13 @@ class ClusterDriver:
             try:
                 await cluster.initialize()
             except (rexc.RedisClusterException, rexc.RedisError, OSError) as exc:
+                if is_tls_error(exc):  # another attempt cannot fix a certificate
+                    raise TLSError(
+                        f"TLS with {self._settings.masked_url} failed ({exc}); check "
+                        "REDIS_TLS_CA_CERTS (the CA trusted), the host name the certificate "
+                        "names, and REDIS_TLS_CERTFILE / REDIS_TLS_KEYFILE if the nodes ask "
+                        "for a client certificate"
+                    ) from exc
                 raise KVConnectionError(
                     f"cannot load the cluster's topology from {self._settings.masked_url}: {exc}"
                 ) from exc
