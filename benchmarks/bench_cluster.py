@@ -3,11 +3,17 @@ Redis Cluster (3 primaries, 3 replicas) that the benchmark starts and always sto
 
 Workloads, interleaved round-robin across the contenders, ``--rounds`` times (median reported):
 
-  (a) sequential ``get`` of one existing key, N times;
+  (a) sequential ``get`` of one existing key, N times (1 task);
   (b) 50 concurrent tasks doing ``get`` of their own key, ~M operations in all;
   (c) 100 keys spread over every slot range: one multi-key read split by slot (MGET through
       the driver's split-and-merge path, and the public ``exists(*keys)``) against 100
       sequential ``get`` calls.
+
+aiokv runs twice, with auto-pipelining (the default: a shared connection per node, the
+commands of concurrent tasks written together) and with ``auto_pipeline=False`` (a pooled
+connection per command). Reported for (a) and (b): operations per second, the ratio to raw
+RedisCluster, and the client's CPU time per command (``time.process_time``: the servers run in
+other processes, so only the client's work is counted).
 
 Targets: (a) and (b) at least 0.9x raw RedisCluster; (c) at least 2x the sequential gets.
 
@@ -22,7 +28,7 @@ import statistics
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from time import perf_counter
+from time import perf_counter, process_time
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -40,10 +46,11 @@ MGET = Command(
 TASKS = 50
 
 
-async def _timed(run: Callable[[], Awaitable[Any]]) -> float:
-    start = perf_counter()
+async def _timed(run: Callable[[], Awaitable[Any]]) -> tuple[float, float]:
+    """Wall-clock and client CPU seconds of one run."""
+    start, cpu = perf_counter(), process_time()
     await run()
-    return perf_counter() - start
+    return perf_counter() - start, process_time() - cpu
 
 
 async def main(seq: int, conc: int, rounds: int) -> None:
@@ -51,7 +58,10 @@ async def main(seq: int, conc: int, rounds: int) -> None:
         nodes = [ClusterNode("127.0.0.1", node.port) for node in cluster.nodes]
         raw = RedisCluster(startup_nodes=nodes)
         await raw.initialize()
-        async with AsyncClient(url=cluster.url) as kv:
+        async with (
+            AsyncClient(url=cluster.url) as kv,
+            AsyncClient(url=cluster.url, auto_pipeline=False) as pooled,
+        ):
             await kv.flushdb()
             await kv.set("bench:seq", "x" * 32)
             task_keys = [f"bench:task:{n}" for n in range(TASKS)]
@@ -64,6 +74,10 @@ async def main(seq: int, conc: int, rounds: int) -> None:
             async def seq_aiokv() -> None:
                 for _ in range(seq):
                     await kv.get("bench:seq")
+
+            async def seq_pooled() -> None:
+                for _ in range(seq):
+                    await pooled.get("bench:seq")
 
             async def seq_raw() -> None:
                 for _ in range(seq):
@@ -94,33 +108,44 @@ async def main(seq: int, conc: int, rounds: int) -> None:
 
             work: dict[str, Callable[[], Awaitable[Any]]] = {
                 "seq aiokv": seq_aiokv,
+                "seq aiokv pooled": seq_pooled,
                 "seq raw": seq_raw,
                 "conc aiokv": concurrent(kv.get),
+                "conc aiokv pooled": concurrent(pooled.get),
                 "conc raw": concurrent(raw.get),
                 "mget 100 (split)": mget_split,
                 "exists 100 (split)": exists_split,
                 "100 sequential get": hundred_gets,
             }
             times: dict[str, list[float]] = {name: [] for name in work}
+            cpu: dict[str, list[float]] = {name: [] for name in work}
             for run in work.values():  # warm-up
                 await run()
             for _ in range(rounds):
                 for name, run in work.items():
-                    times[name].append(await _timed(run))
+                    wall, used = await _timed(run)
+                    times[name].append(wall)
+                    cpu[name].append(used)
         await raw.aclose()
 
     med = {name: statistics.median(values) for name, values in times.items()}
-    print(f"cluster benchmark, {rounds} rounds, medians")
-    print(
-        f"  sequential get x{seq}: aiokv {seq / med['seq aiokv']:,.0f}/s, "
-        f"raw RedisCluster {seq / med['seq raw']:,.0f}/s, "
-        f"ratio {med['seq raw'] / med['seq aiokv']:.2f}x (target >= 0.9)"
-    )
-    print(
-        f"  {TASKS} tasks, {conc} get: aiokv {conc / med['conc aiokv']:,.0f}/s, "
-        f"raw RedisCluster {conc / med['conc raw']:,.0f}/s, "
-        f"ratio {med['conc raw'] / med['conc aiokv']:.2f}x (target >= 0.9)"
-    )
+    med_cpu = {name: statistics.median(values) for name, values in cpu.items()}
+    print(f"cluster benchmark, {rounds} rounds interleaved, medians")
+    for label, prefix, ops in (
+        (f"1 task, sequential get x{seq}", "seq", seq),
+        (f"{TASKS} tasks, {conc} get", "conc", conc),
+    ):
+        print(f"  {label} (target: aiokv >= 0.9x raw)")
+        raw_time = med[f"{prefix} raw"]
+        for name, who in (
+            (f"{prefix} aiokv", "aiokv (auto-pipelining)"),
+            (f"{prefix} aiokv pooled", "aiokv (auto_pipeline=False)"),
+            (f"{prefix} raw", "raw RedisCluster"),
+        ):
+            print(
+                f"    {who:28} {ops / med[name]:>9,.0f}/s  {raw_time / med[name]:5.2f}x raw  "
+                f"CPU {med_cpu[name] / ops * 1e6:6.1f} us/command"
+            )
     for name in ("mget 100 (split)", "exists 100 (split)"):
         print(
             f"  {name}: {med[name] / 50 * 1e3:.2f} ms per call vs 100 sequential get "

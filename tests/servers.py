@@ -1080,7 +1080,9 @@ class RedisCluster:
     ``CLUSTER ADDSLOTSRANGE`` and the replicas attached with ``CLUSTER REPLICATE``; no
     ``redis-cli`` is needed. ``node_timeout_ms`` (``cluster-node-timeout``) is short, so a
     killed primary is replaced by its replica within a few seconds. ``stop()`` stops every
-    node, also after a failed start.
+    node, also after a failed start. ``tls`` (see :func:`make_tls_files`) makes every node
+    TLS-only, its cluster bus and replication too (``--tls-cluster yes --tls-replication
+    yes``); :attr:`url` is then ``rediss+cluster://``.
     """
 
     def __init__(
@@ -1091,6 +1093,7 @@ class RedisCluster:
         replicas: int = 1,
         node_timeout_ms: int = 1000,
         startup_timeout: float = 30.0,
+        tls: TLSFiles | None = None,
     ) -> None:
         if primaries < 1 or replicas < 0:
             raise ValueError("a cluster needs at least one primary")
@@ -1099,12 +1102,14 @@ class RedisCluster:
         self.replicas = replicas
         self.node_timeout_ms = node_timeout_ms
         self.startup_timeout = startup_timeout
+        self.tls = tls
         self.nodes: list[RedisServer] = []
 
     @property
     def url(self) -> str:
-        """``redis+cluster://127.0.0.1:P1,127.0.0.1:P2,...`` (every node)."""
-        return "redis+cluster://" + ",".join(f"{HOST}:{node.port}" for node in self.nodes)
+        """``redis+cluster://127.0.0.1:P1,127.0.0.1:P2,...`` (every node; ``rediss`` if TLS)."""
+        scheme = "rediss" if self.tls is not None else "redis"
+        return f"{scheme}+cluster://" + ",".join(f"{HOST}:{node.port}" for node in self.nodes)
 
     def start(self) -> RedisCluster:
         """Start the nodes, form the cluster and wait until every slot is served."""
@@ -1121,7 +1126,13 @@ class RedisCluster:
                         str(self.node_timeout_ms),
                         "--cluster-port",
                         str(_free_port()),
+                        *(
+                            ("--tls-cluster", "yes", "--tls-replication", "yes")
+                            if self.tls is not None
+                            else ()
+                        ),
                     ],
+                    tls=self.tls,
                 )
                 self.nodes.append(node.start())
             self._form()

@@ -33,7 +33,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import hiredis
 from redis import exceptions as rexc
@@ -41,9 +41,9 @@ from redis._parsers.base import BaseParser
 from redis.asyncio.connection import AbstractConnection
 
 from .._exceptions import ClientClosedError
-from ._redis_pool import OtherLoop, Pool
+from ._redis_pool import OtherLoop
 
-__all__ = ["PINNED_COMMANDS", "Lost", "Mux", "Unsent", "pack"]
+__all__ = ["PINNED_COMMANDS", "Connections", "Lost", "Mux", "Unsent", "pack"]
 
 PINNED_COMMANDS = frozenset(
     {
@@ -59,6 +59,16 @@ PINNED_COMMANDS = frozenset(
 """Command names the driver never multiplexes."""
 
 _MORE = object()  # hiredis's answer when the buffer holds no complete reply
+
+
+class Connections(Protocol):
+    """What a :class:`Mux` needs of its pool: the loop, and new unconnected connections with
+    every option (TLS, authentication, ``SELECT``) set. A :class:`~._redis_pool.Pool` is one;
+    the cluster driver gives one per node."""
+
+    loop: asyncio.AbstractEventLoop
+
+    def make_connection(self) -> AbstractConnection: ...
 
 
 class Unsent(Exception):
@@ -254,7 +264,7 @@ class Lane(asyncio.Protocol):
         await asyncio.shield(self.opening)
 
     async def _open(self) -> None:
-        conn: AbstractConnection = self.mux.pool.make_connection()  # type: ignore[no-untyped-call]
+        conn = self.mux.pool.make_connection()
         try:
             await conn.connect()  # type: ignore[no-untyped-call]
         except BaseException:
@@ -288,7 +298,7 @@ def _retrieve(task: asyncio.Task[None]) -> None:
 class Mux:
     """The multiplexed connections of one driver on one event loop (see the module docstring)."""
 
-    def __init__(self, pool: Pool, size: int, timeout: float | None, address: str) -> None:
+    def __init__(self, pool: Connections, size: int, timeout: float | None, address: str) -> None:
         self.pool = pool
         self.loop = pool.loop
         self.timeout = timeout

@@ -24,9 +24,19 @@ only when it cannot have run twice to any effect.
   ``retry_attempts`` times with backoff; past that it raises ``KVConnectionError``. A write
   whose connection failed after it was sent raises ``OutcomeUnknownError`` and is never re-sent.
   A timeout is not retried.
+* Auto-pipelining (``auto_pipeline``, on by default): each node has its own multiplexed
+  connections (:mod:`aiokv.drivers._cluster_mux`), so the single commands that concurrent tasks
+  send to one node in the same event-loop step go out in one write. The rules above hold
+  unchanged: a command is re-sent only if it was not written or is a read; a dead node's
+  connection fails exactly the commands it carried; ``socket_timeout`` bounds each caller's
+  wait; a cancelled caller's reply is read and dropped. An ``ASK`` redirection is followed on a
+  pooled connection (``ASKING`` and the command must be adjacent). Blocking and
+  connection-state commands, pipelines, transactions and WATCH use pooled connections.
 * Pipelines are grouped by node: one round trip per node, the nodes in parallel. A transaction
   (``pipeline(transaction=True)``, ``transaction()``, WATCH) runs on the node of its one slot.
 * Walks (``scan_iter``, ``keys``) and ``dbsize``/``flushdb`` cover every primary.
+* TLS: the TLS settings (``REDIS_TLS``, ``REDIS_TLS_CA_CERTS``, ... or a ``rediss+cluster://``
+  URL) apply to every node, the ones the cluster announces too.
 
 Failover: a cluster replicates asynchronously, so a write acknowledged by a primary that dies
 before its replica received it is lost when the replica takes over (the window is the
@@ -40,9 +50,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
-from urllib.parse import parse_qsl
 
 import sniffio
 from anyio.abc import TaskGroup
@@ -60,15 +69,20 @@ from .._exceptions import (
     KVError,
     KVTimeoutError,
     OutcomeUnknownError,
+    TLSError,
     TransactionAbortedError,
 )
 from .._pipeline import WatchSession
 from .._script import Script, ScriptArg
 from .._settings import KVSettings
 from ..commands._base import NO_KEYS, Command, Table, text
+from ._cluster_mux import NodeMuxes, close_at_loop_shutdown
+from ._cluster_watch import ClusterWatch
 from ._redis_errors import is_tls_error, translate_error
-from ._redis_pool import cancel_requests, resume_cancellation
-from ._slots import cross_slot_error, key_slot, slot_of
+from ._redis_mux import PINNED_COMMANDS, Lost, Unsent, pack
+from ._redis_pool import OtherLoop, cancel_requests, resume_cancellation, step
+from ._redis_tls import tls_options
+from ._slots import key_slot, slot_of
 from .redis import RedisDriver, _decode, _exchange, _WatchFailed, _words
 
 if TYPE_CHECKING:
@@ -117,18 +131,13 @@ def _startup_nodes(settings: KVSettings) -> list[ClusterNode]:
 
 
 def _tls_options(settings: KVSettings) -> dict[str, Any]:
-    url = settings.url
-    if url is None or not url.lower().startswith("rediss+cluster://"):
+    """The TLS settings (``REDIS_TLS``... or a ``rediss+cluster://`` URL) for every node."""
+    options = tls_options(settings)
+    if not options:
         return {}
-    options: dict[str, Any] = {"ssl": True}
-    for name, value in parse_qsl(url.partition("?")[2]):
-        if name.startswith("ssl_"):
-            options[name] = (
-                value.lower() in {"1", "t", "true", "y", "yes", "on"}
-                if (name == "ssl_check_hostname")
-                else value
-            )
-    return options
+    # RedisCluster picks its TLS connection class itself from ``ssl=True``.
+    options.pop("connection_class")
+    return {"ssl": True, **options}
 
 
 class ClusterDriver:
@@ -143,6 +152,10 @@ class ClusterDriver:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
         self._pubsub: RedisDriver | None = None
+        # Auto-pipelining: a Mux per node on the running loop (None when turned off).
+        self._auto = settings.auto_pipeline
+        self._muxes: NodeMuxes | None = None
+        self._guard: AsyncGenerator[None, None] | None = None
 
     # -- lifetime ----------------------------------------------------------------------------
 
@@ -191,17 +204,42 @@ class ClusterDriver:
             # A previous loop has shut down with its connections: start afresh on this one.
             cluster = self._cluster = self._build()
             self._loop = loop
+            if self._auto:
+                self._start_muxes(loop)
         if cluster._initialize:
             try:
                 await cluster.initialize()
             except (rexc.RedisClusterException, rexc.RedisError, OSError) as exc:
+                if is_tls_error(exc):  # another attempt cannot fix a certificate
+                    raise TLSError(
+                        f"TLS with {self._settings.masked_url} failed ({exc}); check "
+                        "REDIS_TLS_CA_CERTS (the CA trusted), the host name the certificate "
+                        "names, and REDIS_TLS_CERTFILE / REDIS_TLS_KEYFILE if the nodes ask "
+                        "for a client certificate"
+                    ) from exc
                 raise KVConnectionError(
                     f"cannot load the cluster's topology from {self._settings.masked_url}: {exc}"
                 ) from exc
+            if self._muxes is not None:
+                self._muxes.prune(cluster.nodes_manager.nodes_cache)
         return cluster
+
+    def _start_muxes(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._guard is not None:  # the previous loop's: it closed them if it shut down
+            step(self._guard.aclose())
+        muxes = self._muxes = NodeMuxes(self._settings, loop)
+        self._guard = close_at_loop_shutdown(muxes)
+        # One synchronous step to the ``yield``: from here the loop tracks the generator.
+        step(self._guard.asend(None))
 
     async def aclose(self) -> None:
         self._closed = True
+        muxes, self._muxes = self._muxes, None
+        if muxes is not None and muxes.loop is asyncio.get_running_loop():
+            muxes.close()
+        guard, self._guard = self._guard, None
+        if guard is not None:
+            await guard.aclose()
         pubsub, self._pubsub = self._pubsub, None
         if pubsub is not None:
             await pubsub.aclose()
@@ -258,21 +296,38 @@ class ClusterDriver:
                     return await self._spread(spec, args, keys)
                 slot_of(keys, spec.name)  # raises CrossSlotError
             target = slots.pop()
-        reply = (await self._on(target, (_words(spec, args),), spec.readonly))[0]
+        words = _words(spec, args)
+        if self._auto and spec.name not in PINNED_COMMANDS:
+            reply = await self._multiplexed(target, words, spec.readonly)
+        else:
+            reply = (await self._on(target, (words,), spec.readonly))[0]
         if isinstance(reply, rexc.RedisError):
             raise translate_error(reply, self._settings) from reply
         return _decode(spec, args, reply)
 
-    async def _on(self, target: Target | None, words: Sequence[Words], readonly: bool) -> list[Any]:
+    async def _one(self, target: Target | None, words: Words, readonly: bool) -> Any:
+        """One command on the node of ``target``: multiplexed unless turned off or pinned."""
+        if self._auto and str(words[0]).upper() not in PINNED_COMMANDS:
+            return await self._multiplexed(target, words, readonly)
+        return (await self._on(target, (words,), readonly))[0]
+
+    async def _on(
+        self,
+        target: Target | None,
+        words: Sequence[Words],
+        readonly: bool,
+        asking: ClusterNode | None = None,
+        redirects: int = 0,
+    ) -> list[Any]:
         """Send ``words`` in one write to the node of ``target`` and read a reply for each.
 
         ``None`` is any primary. Error replies come back in place, except the redirections,
         which are followed (the node ran nothing): ``words`` are a single command or one
-        MULTI/EXEC, so one redirection means none of them ran.
+        MULTI/EXEC, so one redirection means none of them ran. ``asking``: a node to send
+        them to first, after ``ASKING`` (an ``ASK`` redirection already followed).
         """
         cancels = cancel_requests()
-        failures = redirects = 0
-        asking: ClusterNode | None = None
+        failures = 0
         while True:
             cluster = self._cluster
             if (
@@ -289,13 +344,7 @@ class ClusterDriver:
                 node = self._node(cluster, target)
             if node is None:  # a slot without a primary (mid-failover): nothing was sent
                 failures += 1
-                if failures > self._settings.retry_attempts:
-                    raise KVConnectionError(
-                        f"no node of {self._settings.masked_url} serves slot {target} "
-                        f"after {failures} attempts"
-                    )
-                cluster._initialize = True
-                await asyncio.sleep(self._backoff.compute(failures))
+                await self._wait_for_owner(cluster, target, failures)
                 continue
             try:
                 replies = await self._exchange_on(node, sent)
@@ -341,6 +390,108 @@ class ClusterDriver:
             if redirects > _MAX_REDIRECTS:
                 raise translate_error(redirect, self._settings) from redirect
             asking = await self._follow(cluster, redirect, redirects)
+
+    async def _multiplexed(self, target: Target | None, words: Words, readonly: bool) -> Any:
+        """One command on the multiplexed connections of its node; the guarantees of
+        :meth:`_on`: only a command that was not written, or a read, is sent again, and a
+        redirection (the node ran nothing) is followed. No cancellation needs re-delivering:
+        the caller awaits a future of its own, with no ``wait_for`` in between.
+        """
+        try:
+            packed = pack(words)
+        except UnicodeEncodeError as exc:
+            raise InvalidArgumentError(f"cannot send this argument: {exc}") from exc
+        except rexc.DataError as exc:
+            raise translate_error(exc, self._settings, 1) from exc
+        failures = redirects = 0
+        while True:
+            cluster = self._cluster
+            muxes = self._muxes
+            if (
+                cluster is None
+                or muxes is None
+                or cluster._initialize
+                or self._loop is not asyncio.get_running_loop()
+            ):
+                cluster = await self._ready()
+                muxes = self._muxes
+                if muxes is None:  # closed meanwhile
+                    raise ClientClosedError()
+            node = self._node(cluster, target)
+            if node is None:  # a slot without a primary (mid-failover): nothing was sent
+                failures += 1
+                await self._wait_for_owner(cluster, target, failures)
+                continue
+            try:
+                reply = await muxes.of(node).call(packed)
+            except Unsent as exc:  # nothing was written: safe to send again, if it can help
+                cause = exc.cause
+                failures += 1
+                if (
+                    failures > self._settings.retry_attempts
+                    or self._closed
+                    or not isinstance(cause, rexc.ConnectionError)
+                    or is_tls_error(cause)
+                    or isinstance(cause, rexc.AuthenticationError)
+                ):
+                    self._fail_now(cause, failures)
+                self._stale(cluster, node)
+            except Lost as exc:
+                self._stale(cluster, node)
+                if self._closed:
+                    raise ClientClosedError() from exc.cause
+                failures += 1
+                if not readonly:
+                    raise OutcomeUnknownError(
+                        f"the connection to {node.name} of {self._settings.masked_url} failed "
+                        f"after the command was sent ({exc.cause}); it may or may not have "
+                        "been applied, so it was not sent again"
+                    ) from exc.cause
+                if failures > self._settings.retry_attempts:
+                    self._fail_now(exc.cause, failures)
+            except OtherLoop:  # closed by its loop's shutdown: nothing was sent
+                muxes.pop(node.name, None)
+                failures += 1
+                if failures > self._settings.retry_attempts:
+                    raise ClientClosedError() from None
+                continue
+            except rexc.RedisError as exc:
+                self._fail_now(exc, failures + 1)
+            else:
+                if not isinstance(reply, _REDIRECTS):
+                    return reply
+                redirects += 1
+                if redirects > _MAX_REDIRECTS:
+                    raise translate_error(reply, self._settings) from reply
+                asking = await self._follow(cluster, reply, redirects)
+                if asking is not None:
+                    # ASKING and the command must follow each other on one connection.
+                    return (await self._on(target, (words,), readonly, asking, redirects))[0]
+                continue
+            await asyncio.sleep(self._backoff.compute(failures))
+
+    def _fail_now(self, exc: BaseException, attempts: int) -> NoReturn:
+        if self._closed and isinstance(exc, rexc.ConnectionError):
+            raise ClientClosedError() from exc
+        if isinstance(exc, rexc.RedisError):
+            raise translate_error(exc, self._settings, attempts) from exc
+        raise exc
+
+    async def _wait_for_owner(
+        self, cluster: RedisCluster, target: Target | None, failures: int
+    ) -> None:
+        """A slot without a primary (mid-failover): reload the topology after a backoff.
+
+        Raises:
+            KVConnectionError: past ``retry_attempts``.
+        """
+        if failures > self._settings.retry_attempts:
+            raise KVConnectionError(
+                f"no node of {self._settings.masked_url} serves slot {target} "
+                f"after {failures} attempts"
+            )
+        cluster._initialize = True
+        await asyncio.sleep(self._backoff.compute(failures))
 
     def _node(self, cluster: RedisCluster, target: Target | None) -> ClusterNode | None:
         if isinstance(target, int):
@@ -542,7 +693,7 @@ class ClusterDriver:
         for i in retry:
             spec, args = calls[i]
             try:
-                answer = (await self._on(targets[i], (_words(spec, args),), spec.readonly))[0]
+                answer = await self._one(targets[i], _words(spec, args), spec.readonly)
             except KVError as exc:
                 replies[i] = exc
             else:
@@ -604,13 +755,13 @@ class ClusterDriver:
                 targets.extend(part_targets)
         answers = await self._run_calls(flat, targets)
         out: list[Any] = []
-        for step in plan:
-            if isinstance(step, int):
-                out.append(answers[step])
-            elif isinstance(step, BaseException):
-                out.append(step)
+        for entry in plan:
+            if isinstance(entry, int):
+                out.append(answers[entry])
+            elif isinstance(entry, BaseException):
+                out.append(entry)
             else:
-                spec, start, count, where_list, size = step
+                spec, start, count, where_list, size = entry
                 parts = answers[start : start + count]
                 failed = next((part for part in parts if isinstance(part, BaseException)), None)
                 out.append(failed if failed is not None else spec.merge(parts, where_list, size))
@@ -662,11 +813,9 @@ class ClusterDriver:
         for node in list(cluster.get_primaries()):
             cursor: int = 0
             while True:
-                reply = (
-                    await self._on(
-                        node, (("SCAN", cursor, "MATCH", pattern, "COUNT", count),), True
-                    )
-                )[0]
+                reply = await self._one(
+                    node, ("SCAN", cursor, "MATCH", pattern, "COUNT", count), True
+                )
                 if isinstance(reply, rexc.RedisError):
                     raise translate_error(reply, self._settings) from reply
                 cursor, batch = int(reply[0]), reply[1]
@@ -683,7 +832,7 @@ class ClusterDriver:
             ("EVALSHA", script.sha1, len(keys), *keys, *args),
             ("EVAL", script.lua, len(keys), *keys, *args),
         ):
-            reply = (await self._on(slot, (words,), False))[0]
+            reply = await self._one(slot, words, False)
             if not isinstance(reply, rexc.NoScriptError):
                 break
             # First run on this node (or after SCRIPT FLUSH): NOSCRIPT ran nothing.
@@ -701,96 +850,3 @@ def _redirection(replies: list[Any]) -> rexc.RedisError | None:
         if isinstance(reply, _REDIRECTS):
             return reply
     return None
-
-
-class _SessionTable(dict[Command, Callable[..., Awaitable[Any]]]):
-    def __init__(self, session: ClusterWatch) -> None:
-        super().__init__()
-        self._session = session
-
-    def __missing__(self, spec: Command) -> Callable[..., Awaitable[Any]]:
-        run = self[spec] = functools.partial(self._session.execute, spec)
-        return run
-
-
-class ClusterWatch:
-    """WATCH on one connection of the node serving the watched slot, held until :meth:`close`.
-
-    Every command inside the watch, and every queued command, must be on that slot.
-    """
-
-    def __init__(
-        self,
-        driver: ClusterDriver,
-        node: ClusterNode,
-        conn: Connection,
-        keys: Sequence[str],
-        slot: int | None,
-    ) -> None:
-        self._driver = driver
-        self._watched = keys[0] if keys else ""
-        self._node = node
-        self._conn: Connection | None = conn
-        self._slot = slot
-        self._watching = True
-        self.table: Table = _SessionTable(self)
-
-    def _check(self, keys: Sequence[str]) -> None:
-        for key in keys:
-            slot = key_slot(key)
-            if slot != self._slot:
-                watched = (self._watched, self._slot) if self._slot is not None else None
-                raise cross_slot_error(
-                    "a transaction on a cluster (keys of one slot, the watched keys')",
-                    (*(() if watched is None else (watched,)), (key, slot)),
-                )
-
-    async def run(self, *words: Words, readonly: bool = True) -> list[Any]:
-        conn = self._conn
-        if conn is None:
-            raise ClientClosedError()
-        settings = self._driver._settings
-        try:
-            return await _exchange(conn, words)
-        except rexc.ConnectionError as exc:
-            await self.close()
-            if not readonly:
-                raise OutcomeUnknownError(
-                    f"the connection to {self._node.name} failed during EXEC ({exc}); "
-                    "the transaction may or may not have been applied"
-                ) from exc
-            raise translate_error(exc, settings, 1) from exc
-        except rexc.RedisError as exc:
-            await self.close()
-            raise translate_error(exc, settings, 1) from exc
-        except BaseException:
-            await self.close()
-            raise
-
-    async def execute(self, spec: Command, *args: Any) -> Any:
-        self._check(spec.keys(args))
-        reply = (await self.run(_words(spec, args), readonly=spec.readonly))[0]
-        if isinstance(reply, rexc.RedisError):
-            raise translate_error(reply, self._driver._settings) from reply
-        return _decode(spec, args, reply)
-
-    async def exec(self, calls: Sequence[tuple[Command, tuple[Any, ...]]]) -> list[Any] | None:
-        self._check([key for spec, args in calls for key in spec.keys(args)])
-        words = [("MULTI",), *(_words(spec, args) for spec, args in calls), ("EXEC",)]
-        replies = await self.run(*words, readonly=False)
-        self._watching = False
-        try:
-            return self._driver._exec_replies(calls, replies)
-        except _WatchFailed:
-            return None
-
-    async def close(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is None:
-            return
-        if self._watching:
-            try:
-                await _exchange(conn, [("UNWATCH",)])
-            except BaseException:
-                await conn.disconnect()
-        self._node.release(conn)
