@@ -16,6 +16,14 @@ with ``raise_on_error`` True or False. Their replies are compared in place (erro
 is the error a batch raises (TransactionAbortedError when a call was refused while queued, or
 the first failed call's error with its ``replies``).
 
+Replies a server does not pin down are compared by what it does promise: a SCAN walk by the
+set of keys it found (cursors differ), RANDOMKEY by whether a key came back and exists,
+SRANDMEMBER by size and membership, SPOP only where it is not random (at most one member, or
+a count that takes them all), HKEYS/HVALS in any order, and lexicographic ranges (ZRANGEBYLEX
+& co.) only over a sorted set whose scores are all equal; these are never drawn in a batch.
+Floats compare by repr, so -0.0 and 0.0 differ (as a listpack's 0 and a skiplist's -0.0 do).
+Blocking pops wait 1 ms at most (in a transaction they answer at once).
+
 Adding a command: one line in FAMILIES (``_call("strlen", key_st)``); if it is a command
 method (``@command``) it is drawn inside pipelines and transactions too. A new family is one
 entry in FAMILIES, plus one in READERS when it brings a new type, so that the final keyspaces
@@ -1232,3 +1240,22 @@ async def test_unencodable_command_in_kv_transaction(kv: AsyncClient) -> None:
     assert caught.value.replies[0] is True  # type: ignore[attr-defined]
     assert caught.value.replies[2] == 3  # type: ignore[attr-defined]
     assert await kv.get("n") == "3"
+
+
+async def test_lset_on_a_missing_key_is_no_such_key(kv: AsyncClient) -> None:
+    # LSET missing 0 x: "ERR no such key", which the redis driver raises as NoSuchKeyError
+    # (the memory driver raised a plain CommandError).
+    with pytest.raises(aiokv.NoSuchKeyError):
+        await kv.lset("missing", 0, "x")
+    await kv.rpush("l", "a")
+    with pytest.raises(aiokv.CommandError, match="index out of range"):
+        await kv.lset("l", 5, "x")
+
+
+async def test_int_score_bound_beyond_the_double_range_is_an_infinity(kv: AsyncClient) -> None:
+    # ZCOUNT z -10**400 +inf: a server's strtod reads it as -inf (the facade raised
+    # OverflowError on both drivers, from math.copysign).
+    await kv.zadd("z", {"a": -1e308, "b": 1, "c": float("inf")})
+    assert await kv.zcount("z", -(2**1024), 2**1024) == 3
+    assert await kv.zrangebyscore("z", 2**1024, "+inf") == ["c"]
+    assert await kv.zremrangebyscore("z", -(10**400), 0) == 1
