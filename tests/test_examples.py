@@ -25,11 +25,15 @@ PATTERNS = [
     "cache_aside",
     "counters",
     "invalidation",
+    "leaderboard",
     "locks",
+    "notifications",
     "queues",
     "rate_limiting",
+    "scheduler",
     "sessions",
     "tags",
+    "worker_pool",
     "write_through",
 ]
 

@@ -1,4 +1,4 @@
-"""Blocking pops: BLPOP, BRPOP, BLMOVE.
+"""Blocking pops: BLPOP, BRPOP, BLMOVE on lists, BZPOPMIN, BZPOPMAX on sorted sets.
 
 ``timeout`` is in seconds (a float works), 0 waits for ever; a timeout returns None.
 
@@ -6,8 +6,10 @@ Where they wait:
 
 * memory driver: the caller's task sleeps (no polling) in a queue per key; a push serves the
   waiters that blocked first, one element each, as many as it pushed, in the step of the
-  event loop that pushed them. A waiter cancelled before it was served takes nothing; one
-  cancelled after an element was handed to it puts the element back where it came from.
+  event loop that pushed them. A ZADD, ZINCRBY, ZUNIONSTORE... that creates a sorted set
+  serves its BZPOPMIN/BZPOPMAX waiters alike (a waiter for the other type waits on). A waiter
+  cancelled before it was served takes nothing; one cancelled after an element was handed to
+  it puts the element back where it came from (a member with its score).
 * redis driver: on a connection of its own (never one that other commands wait for), with a
   socket timeout of ``timeout`` plus the client's ``socket_timeout`` (none for 0). Cancelling
   the call closes that connection. The server may already have popped an element and sent it:
@@ -15,7 +17,7 @@ Where they wait:
   immune: its jobs move into a processing list, where a lost reply leaves them to be retried.
 
 In a transaction (MULTI/EXEC) a blocking pop does not wait, as on a server: it answers at once,
-None when every list is empty. A plain pipeline refuses them (a server would block the whole
+None when every key is empty. A plain pipeline refuses them (a server would block the whole
 pipeline's connection).
 """
 
@@ -30,18 +32,38 @@ from ._base import ALL_KEYS, Command, command, text, text_or_none
 from ._facade import Facade
 from .lists import _END, _two_keys, _word
 
-__all__ = ["BLMOVE", "BLOCKING", "BLPOP", "BRPOP", "BlockingCommands", "check_timeout"]
+__all__ = [
+    "BLMOVE",
+    "BLOCKING",
+    "BLPOP",
+    "BRPOP",
+    "BZPOPMAX",
+    "BZPOPMIN",
+    "BlockingCommands",
+    "check_timeout",
+]
 
 
 def _pair(raw: list[bytes] | None) -> tuple[str, str] | None:
     return None if raw is None else (text(raw[0]), text(raw[1]))
 
 
+def _scored(raw: list[Any] | None) -> tuple[str, str, float] | None:
+    """BZPOPMIN's reply: key, member and score (bytes in RESP2, a double in RESP3)."""
+    return None if raw is None else (text(raw[0]), text(raw[1]), float(raw[2]))
+
+
 BLPOP = Command("BLPOP", encode=lambda keys, t: ("BLPOP", *keys, t), decode=_pair, keys=ALL_KEYS)
 BRPOP = Command("BRPOP", encode=lambda keys, t: ("BRPOP", *keys, t), decode=_pair, keys=ALL_KEYS)
 BLMOVE = Command("BLMOVE", decode=text_or_none, keys=_two_keys)
+BZPOPMIN = Command(
+    "BZPOPMIN", encode=lambda keys, t: ("BZPOPMIN", *keys, t), decode=_scored, keys=ALL_KEYS
+)
+BZPOPMAX = Command(
+    "BZPOPMAX", encode=lambda keys, t: ("BZPOPMAX", *keys, t), decode=_scored, keys=ALL_KEYS
+)
 
-BLOCKING: frozenset[Command] = frozenset({BLPOP, BRPOP, BLMOVE})
+BLOCKING: frozenset[Command] = frozenset({BLPOP, BRPOP, BLMOVE, BZPOPMIN, BZPOPMAX})
 """The specs a redis driver runs on a connection of their own."""
 
 
@@ -59,15 +81,15 @@ def check_timeout(timeout: float) -> float | int:
     return timeout
 
 
-async def _unprefixed(popped: Awaitable[tuple[str, str] | None], cut: int) -> Any:
-    pair = await popped
-    return None if pair is None else (pair[0][cut:], pair[1])
+async def _unprefixed(popped: Awaitable[tuple[Any, ...] | None], cut: int) -> Any:
+    reply = await popped
+    return None if reply is None else (reply[0][cut:], *reply[1:])
 
 
 class BlockingCommands(Facade):
     def _blocking_pop(
         self, spec: Command, keys: str | Sequence[str], timeout: float
-    ) -> Awaitable[tuple[str, str] | None]:
+    ) -> Awaitable[Any]:
         if getattr(self, "_transaction", True) is False:
             # A plain pipeline (a transaction has _transaction True, the client has none).
             raise InvalidArgumentError(
@@ -140,3 +162,33 @@ class BlockingCommands(Facade):
             _word(whereto, _END, "whereto"),
             check_timeout(timeout),
         )
+
+    @command
+    def bzpopmin(
+        self, keys: str | Sequence[str], timeout: float
+    ) -> Awaitable[tuple[str, str, float] | None]:
+        """Pop the member of lowest score from the first non-empty sorted set among ``keys``,
+        waiting for one if all are empty.
+
+        Args:
+            keys: One key or several, tried in order.
+            timeout: Seconds to wait; 0 waits for ever.
+
+        Returns:
+            ``(key, member, score)``, or None if ``timeout`` passed first (at once in a
+            transaction).
+
+        Raises:
+            WrongTypeError: if a key tried before a non-empty sorted set holds another type.
+            InvalidArgumentError: for no key, a negative timeout, or in a plain pipeline.
+        """
+        return self._blocking_pop(BZPOPMIN, keys, timeout)
+
+    @command
+    def bzpopmax(
+        self, keys: str | Sequence[str], timeout: float
+    ) -> Awaitable[tuple[str, str, float] | None]:
+        """Pop the member of highest score from the first non-empty sorted set among ``keys``,
+        waiting for one if all are empty; ``(key, member, score)``, or None on timeout. See
+        :meth:`bzpopmin`."""
+        return self._blocking_pop(BZPOPMAX, keys, timeout)

@@ -83,7 +83,10 @@ def score_bound(bound: object) -> ScoreBound:
             raise InvalidArgumentError(_BAD_BOUND)
         return value, exclusive
     if type(bound) is int:
-        return (float(bound) if abs(bound) < 2**1024 else math.copysign(math.inf, bound)), False
+        # Beyond the double range, strtod gives an infinity (math.copysign would overflow).
+        return (
+            float(bound) if abs(bound) < 2**1024 else (math.inf if bound > 0 else -math.inf)
+        ), False
     if type(bound) is float:
         if math.isnan(bound):
             raise InvalidArgumentError(_BAD_BOUND)

@@ -1,6 +1,6 @@
 """Memory handlers for the blocking pops (:mod:`aiokv.commands.blocking`).
 
-These are the only handlers that may suspend: when every list is empty they wait in the
+These are the only handlers that may suspend: when every key is empty they wait in the
 waiting room (:mod:`.waiting`). In a batch or a script (``_in_batch``) they never do: they
 answer None at once, as a server does inside MULTI/EXEC or Lua.
 """
@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from ...commands import blocking as spec
 from .lists import ListHandlers
+from .sortedset import SortedSet
 from .store import handles
 from .waiting import Waiter
 
@@ -54,3 +55,22 @@ class BlockingHandlers(ListHandlers):
         waiter = Waiter((source,), wherefrom == "LEFT", destination, whereto == "LEFT")
         reply = await self._wait(waiter, timeout)
         return None if reply is None else reply[1]
+
+    async def _blocking_zpop(
+        self, keys: Sequence[str], timeout: float, lowest: bool
+    ) -> tuple[str, str, float] | None:
+        for key in keys:
+            zset: SortedSet | None = self._typed(key, SortedSet)
+            if zset is not None:
+                return self._pop_member(key, zset, lowest)
+        if self._in_batch:
+            return None
+        return await self._wait(Waiter(keys, lowest, None, False, zset=True), timeout)
+
+    @handles(spec.BZPOPMIN)
+    async def bzpopmin(self, keys: Sequence[str], timeout: float) -> tuple[str, str, float] | None:
+        return await self._blocking_zpop(keys, timeout, lowest=True)
+
+    @handles(spec.BZPOPMAX)
+    async def bzpopmax(self, keys: Sequence[str], timeout: float) -> tuple[str, str, float] | None:
+        return await self._blocking_zpop(keys, timeout, lowest=False)

@@ -28,15 +28,16 @@ from ..._codec import INT64_MAX
 from ..._exceptions import InvalidArgumentError, NoSuchKeyError
 from ..._glob import compile_glob
 from ...commands import keys as spec
-from .store import HUGE_MS, TYPE_NAMES, Store, check_expire_ms, handles
+from .store import HUGE_MS, TYPE_NAMES, check_expire_ms, handles
 from .strings import expire_in, set_deadline_at, wall_ms
+from .waiting import WaitingRoom
 
 _KEPT_WALKS = 64
 _POSITIONS = 2**32
 _MAX_WALK_ID = 2**31
 
 
-class KeyHandlers(Store):
+class KeyHandlers(WaitingRoom):
     def __init__(self, clock: Callable[[], float]) -> None:
         super().__init__(clock)
         self._walks: dict[int, list[str]] = {}  # SCAN snapshots, least recently used first
@@ -93,7 +94,7 @@ class KeyHandlers(Store):
         self._create(dst, value)  # one key fewer than before: no eviction
         if deadline is not None:
             set_deadline_at(self, dst, deadline)
-        return True
+        return self._pushed(dst, True)  # a list or sorted set serves the waiters on dst
 
     @handles(spec.COPY)
     async def copy(self, src: str, dst: str, replace: bool) -> bool:
@@ -110,7 +111,7 @@ class KeyHandlers(Store):
         self._create(dst, _clone(value))
         if deadline is not None:
             set_deadline_at(self, dst, deadline)
-        return True
+        return self._pushed(dst, True)  # a list or sorted set serves the waiters on dst
 
     # -- expiry --------------------------------------------------------------------------------
 

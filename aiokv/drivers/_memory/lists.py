@@ -6,7 +6,7 @@ from collections import deque
 from collections.abc import Sequence
 
 from ..._codec import INT64_MAX, INT64_MIN
-from ..._exceptions import CommandError, InvalidArgumentError, NotAnIntegerError
+from ..._exceptions import CommandError, InvalidArgumentError, NoSuchKeyError, NotAnIntegerError
 from ...commands import lists as spec
 from .store import handles, text
 from .waiting import WaitingRoom
@@ -103,7 +103,7 @@ class ListHandlers(WaitingRoom):
         item = text(value)
         items: deque[str] | None = self._typed(key, deque)
         if items is None:
-            raise CommandError("ERR no such key")
+            raise NoSuchKeyError()
         if index < 0:
             index += len(items)
         if not 0 <= index < len(items):

@@ -1,28 +1,34 @@
-"""The memory driver's waiting room: tasks blocked in BLPOP, BRPOP and BLMOVE.
+"""The memory driver's waiting room: tasks blocked in BLPOP, BRPOP, BLMOVE, BZPOPMIN and
+BZPOPMAX.
 
 Each key has a queue of the waiters blocked on it, in the order they blocked. A command that
-creates a list (LPUSH, RPUSH, LMOVE, BLMOVE, ...) calls :meth:`WaitingRoom._pushed` once it has
+creates a list (LPUSH, RPUSH, LMOVE, BLMOVE, ...) or a sorted set (ZADD, ZINCRBY, ZUNIONSTORE,
+...), or moves one to a key (RENAME, COPY), calls :meth:`WaitingRoom._pushed` once it has
 pushed, and the waiters of that key are served at once, first blocked first served: each gets
-one element, handed to it in that same step of the event loop, until the list is empty. So a
+one element, handed to it in that same step of the event loop, until the key is empty. A
+waiter for the other type (a BZPOPMIN waiter when a list is pushed) is passed over and waits
+on, as on a server. So a
 push wakes exactly the waiters it can serve, and nobody else can take an element in between,
 which is what a server does (it serves blocked clients right after the command that pushed).
 In a batch or a script, serving waits until the batch ends, as a server's waits for EXEC.
 
 A waiter sleeps on an ``anyio.Event``: no polling, on asyncio and trio alike. If it is
 cancelled before it was served it takes nothing; if it is cancelled after an element was
-handed to it but before it could return, it puts the element back where it came from (and
-that may serve the next waiter).
+handed to it but before it could return, it puts the element back where it came from (a
+sorted set's member with its score, unless the member is there again), and that may serve
+the next waiter.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import anyio
 
 from ..._exceptions import ClientClosedError, KVError, WrongTypeError
+from .sortedset import SortedSet, member_of, sort_key
 from .store import Store
 
 __all__ = ["Waiter", "WaitingRoom"]
@@ -31,19 +37,29 @@ _T = TypeVar("_T")
 
 
 class Waiter:
-    """One blocked pop: where it takes from and, for BLMOVE, where the element goes."""
+    """One blocked pop: where it takes from and, for BLMOVE, where the element goes.
 
-    __slots__ = ("destination", "error", "event", "keys", "left", "reply", "to_left")
+    ``left`` is the head of a list, or the lowest score of a sorted set (``zset``).
+    """
+
+    __slots__ = ("destination", "error", "event", "keys", "left", "reply", "to_left", "zset")
 
     def __init__(
-        self, keys: Sequence[str], left: bool, destination: str | None, to_left: bool
+        self,
+        keys: Sequence[str],
+        left: bool,
+        destination: str | None,
+        to_left: bool,
+        zset: bool = False,
     ) -> None:
         self.keys = list(dict.fromkeys(keys))
         self.left = left
         self.destination = destination
         self.to_left = to_left
+        self.zset = zset
         self.event = anyio.Event()
-        self.reply: tuple[str, str] | None = None  # (key, element) once served
+        # (key, element), or (key, member, score) for a sorted set, once served
+        self.reply: tuple[Any, ...] | None = None
         self.error: KVError | None = None
 
 
@@ -78,11 +94,21 @@ class WaitingRoom(Store):
         while ready:
             key = ready.pop(0)
             waiters = blocked.get(key)
-            while waiters:
-                items = self._lookup(key)
-                if type(items) is not deque:
+            if not waiters:
+                continue
+            for waiter in list(waiters):  # first blocked first; the served leave the queue
+                value = self._lookup(key)
+                kind = type(value)
+                if kind is SortedSet:
+                    if waiter.zset:
+                        self._leave(waiter)
+                        waiter.reply = self._pop_member(key, value, waiter.left)
+                        waiter.event.set()
+                    continue
+                if kind is not deque:
                     break  # emptied, or replaced by another type: the rest wait on
-                waiter = waiters[0]
+                if waiter.zset:
+                    continue
                 if waiter.destination is not None:
                     target = self._lookup(waiter.destination)
                     if target is not None and type(target) is not deque:
@@ -92,8 +118,8 @@ class WaitingRoom(Store):
                         waiter.event.set()
                         continue
                 self._leave(waiter)
-                element = items.popleft() if waiter.left else items.pop()
-                self._after_pop(key, items)
+                element = value.popleft() if waiter.left else value.pop()
+                self._after_pop(key, value)
                 if waiter.destination is not None:
                     self._push_one(waiter.destination, element, waiter.to_left)
                     if waiter.destination in blocked:
@@ -101,7 +127,14 @@ class WaitingRoom(Store):
                 waiter.reply = (key, element)
                 waiter.event.set()
 
-    def _after_pop(self, key: str, items: deque[str]) -> None:
+    def _pop_member(self, key: str, zset: SortedSet, lowest: bool) -> tuple[str, str, float]:
+        """Take the member of lowest (or highest) score out of the non-empty ``zset``."""
+        size = len(zset)
+        ((score, name),) = zset.remove_range(0, 1) if lowest else zset.remove_range(size - 1, size)
+        self._after_pop(key, zset)
+        return key, member_of(name), score
+
+    def _after_pop(self, key: str, items: deque[str] | SortedSet) -> None:
         if not items:
             self._remove(key)
         else:
@@ -143,11 +176,11 @@ class WaitingRoom(Store):
             if not waiters:
                 del blocked[key]
 
-    async def _wait(self, waiter: Waiter, seconds: float) -> tuple[str, str] | None:
+    async def _wait(self, waiter: Waiter, seconds: float) -> tuple[Any, ...] | None:
         """Block until ``waiter`` is served or ``seconds`` pass (0: for ever).
 
         Returns:
-            ``(key, element)``, or None on timeout.
+            ``(key, element)`` (``(key, member, score)`` for a sorted set), or None on timeout.
 
         Raises:
             WrongTypeError: if a BLMOVE's destination held another type when it was served.
@@ -177,6 +210,9 @@ class WaitingRoom(Store):
     def _give_back(self, waiter: Waiter) -> None:
         """Undo the serving of a waiter that was cancelled before it could return."""
         assert waiter.reply is not None
+        if waiter.zset:
+            self._give_back_member(*waiter.reply)
+            return
         key, element = waiter.reply
         if waiter.destination is not None:
             target = self._lookup(waiter.destination)
@@ -187,6 +223,23 @@ class WaitingRoom(Store):
         if source is not None and type(source) is not deque:
             return  # the key now holds another type: nowhere to put it back
         self._push_one(key, element, waiter.left)
+        self._pushed(key, None)
+
+    def _give_back_member(self, key: str, member: str, score: float) -> None:
+        zset = self._lookup(key)
+        if zset is None:
+            zset = SortedSet()
+            self._create(key, zset)
+        elif type(zset) is not SortedSet:
+            return  # the key now holds another type: nowhere to put it back
+        else:
+            self._touch(key)
+        name = sort_key(member)
+        if name in zset.scores:
+            return  # added again meanwhile: that score stands
+        zset.set(name, score)
+        if self._watches:
+            self.changed(key)
         self._pushed(key, None)
 
     @staticmethod

@@ -15,7 +15,8 @@ from ..._glob import compile_glob
 from ...commands import zsets as spec
 from .hashes import Snapshot
 from .sortedset import SortedSet, member_of, sort_key
-from .store import Store, handles, text
+from .store import handles, text
+from .waiting import WaitingRoom
 
 Bound = tuple[float, bool]
 Pairs = list[tuple[str, float]]
@@ -83,7 +84,11 @@ def reply(entries: list[tuple[float, str]], rev: bool, withscores: bool) -> list
     return [member_of(key) for _, key in entries]
 
 
-class ZSetHandlers(Store):
+class ZSetHandlers(WaitingRoom):
+    """A command that creates a sorted set serves the BZPOPMIN/BZPOPMAX waiters on its key
+    (:meth:`~.waiting.WaitingRoom._pushed`); one that adds to an existing set need not: nobody
+    waits on a key that has members."""
+
     def _zset(self, key: str) -> SortedSet | None:
         zset: SortedSet | None = self._typed(key, SortedSet)
         if zset is not None:
@@ -101,6 +106,7 @@ class ZSetHandlers(Store):
         entries = [(sort_key(text(member)), score) for member, score in pairs]
         nx, xx, gt, lt = ("NX" in options), ("XX" in options), ("GT" in options), ("LT" in options)
         zset = self._zset(key)
+        created = zset is None
         if zset is None:
             if xx:
                 return 0
@@ -119,7 +125,8 @@ class ZSetHandlers(Store):
             elif score != current:
                 zset.set(name, score)
                 changed += 1
-        return added + changed if "CH" in options else added
+        result = added + changed if "CH" in options else added
+        return self._pushed(key, result) if created else result
 
     @handles(spec.ZINCRBY)
     async def zincrby(self, key: str, amount: float, member: str | bytes) -> float:
@@ -132,6 +139,8 @@ class ZSetHandlers(Store):
         if zset is None:
             zset = SortedSet()
             self._create(key, zset)
+            zset.set(name, score)
+            return self._pushed(key, score)
         if score != current:
             zset.set(name, score)
         return score

@@ -10,7 +10,8 @@ from typing import Any
 from ..._exceptions import WrongTypeError
 from ...commands import zsets_algebra as spec
 from .sortedset import SortedSet, sort_key
-from .store import Store, handles
+from .store import handles
+from .waiting import WaitingRoom
 from .zsets import reply
 
 
@@ -26,7 +27,7 @@ def _aggregate(total: float, score: float, how: str | None) -> float:
     return min(total, score) if how == "MIN" else max(total, score)
 
 
-class ZSetAlgebraHandlers(Store):
+class ZSetAlgebraHandlers(WaitingRoom):
     def _scored(self, keys: Sequence[str]) -> list[dict[str, float]]:
         """The scores at ``keys`` (a set's members score 1; a missing key is empty), every
         key's type checked first."""
@@ -123,9 +124,11 @@ class ZSetAlgebraHandlers(Store):
         result = self._combine(op, keys, weights, how)
         if self._lookup(destination) is not None:
             self._remove(destination)
+        size = len(result)
         if result:
-            self._create(destination, SortedSet.build(result))
-        return len(result)
+            self._create(destination, SortedSet.build(result))  # takes ``result`` over
+            self._pushed(destination, None)  # BZPOPMIN waiters on it are served
+        return size
 
     @handles(spec.ZUNIONSTORE)
     async def zunionstore(
