@@ -8,6 +8,9 @@ is (worst, p99 and p99.9):
 2. N keys (1,000,000 by default) all expiring at the same instant, while the background reaper
    reclaims them; a poller watches ``dbsize()`` (keys not yet reclaimed, as in Redis) until it
    reaches 0, which gives the time to reclaim;
+2b. the same for cashews' in-memory backend (``mem://``): the same N keys with the same TTL,
+   its held-key count (``get_keys_count()``) polled until 0; if it never gets there, the keys
+   left and an estimate of the memory they hold are reported;
 3. ``keys("user:1*")`` over N keys without a TTL (a tenth of them match);
 4. a full ``scan_iter()`` over the same N keys.
 """
@@ -32,6 +35,7 @@ from ._common import (
     render_table,
     write_json,
 )
+from ._expiry_targets import AiokvTarget, CashewsTarget, ExpiryTarget
 
 VALUE = "0123456789abcdef" * 2
 
@@ -130,12 +134,15 @@ class DbsizeWatch:
     calls: int = 0
 
 
-async def watch_dbsize(kv: Any, interval_s: float, timeout_s: float) -> DbsizeWatch:
+async def watch_dbsize(
+    count: Callable[[], Awaitable[int]], interval_s: float, timeout_s: float
+) -> DbsizeWatch:
+    """Poll ``count()`` (keys held, expired ones included) every ``interval_s`` until it is 0."""
     watch = DbsizeWatch()
     deadline = perf_counter_ns() + int(timeout_s * 1e9)
     while True:
         t0 = perf_counter_ns()
-        size = int(await kv.dbsize())
+        size = await count()
         t1 = perf_counter_ns()
         watch.calls += 1
         watch.slowest_call_ns = max(watch.slowest_call_ns, t1 - t0)
@@ -255,6 +262,141 @@ async def measure_walks(walk: Callable[[], Awaitable[int]], repeats: int, tick_s
     return Walk(ticks.between(began, (after[0] + 1) if after else ended), durations, found)
 
 
+@dataclass
+class Expiry:
+    """One store's mass expiry: the set phase, then a ticker until its keys are reclaimed."""
+
+    name: str
+    set_ns: int
+    size_after_set: int
+    set_end_ns: int
+    deadline_ns: int
+    watch: DbsizeWatch
+    ticks: TickerResult  # the whole ticker run, from the end of the set phase
+    reaping: TickerResult  # from the deadline until the count read 0 (plus one poll)
+    live: TickerResult  # from the end of the set phase to the deadline: every key still live
+    final_size: int
+    bytes_left: int | None
+
+    @property
+    def expired_early(self) -> bool:
+        return self.set_end_ns >= self.deadline_ns
+
+    def summary(self) -> dict[str, Any]:
+        zero = self.watch.zero_at_ns
+        return {
+            "set_phase_s": self.set_ns / 1e9,
+            "count_after_set": self.size_after_set,
+            "expired_during_set_phase": self.expired_early,
+            "live": self.live.summary(),
+            "reaping": self.reaping.summary(),
+            "zero_s_after_deadline": (zero - self.deadline_ns) / 1e9 if zero else None,
+            "keys_left": self.final_size,
+            "bytes_left_estimate": self.bytes_left,
+            "slowest_count_ms": self.watch.slowest_call_ns / 1e6,
+            "count_timeline": [
+                [(at - self.deadline_ns) / 1e9, size] for at, size in self.watch.timeline
+            ],
+        }
+
+
+async def measure_expiry(target: ExpiryTarget, args: argparse.Namespace, offset_ns: int) -> Expiry:
+    """Set ``args.keys`` keys on ``target`` that all expire at one instant; tick until reclaimed.
+
+    The ticker runs until the count reads 0 (or ``args.timeout`` runs out) and at least
+    ``args.duration`` past the deadline.
+    """
+    n: int = args.keys
+    tick_s: float = args.tick_ms / 1000.0
+    # Every key gets the same deadline, in the middle of a second (one bucket for aiokv).
+    deadline = math.floor(time.monotonic() + args.ttl) + 0.5
+    deadline_ns = int(deadline * 1e9) + offset_ns
+    t_set0 = perf_counter_ns()
+    for i in range(n):
+        await target.set(f"reap:{i}", VALUE, deadline - time.monotonic())
+    t_set1 = perf_counter_ns()
+    size_after_set = await target.count()
+
+    stop = asyncio.Event()
+    ticking = asyncio.create_task(ticker(3600.0 + args.timeout, tick_s, stop))
+    watch = await watch_dbsize(target.count, args.poll_ms / 1000.0, args.timeout)
+    left_ns = deadline_ns + int(args.duration * 1e9) - perf_counter_ns()
+    if left_ns > 0:
+        await asyncio.sleep(left_ns / 1e9)
+    stop.set()
+    ticks = await ticking
+    final_size = watch.timeline[-1][1] if watch.timeline else size_after_set
+    bytes_left = None
+    if final_size:
+        sample = [f"reap:{i}" for i in range(0, n, max(1, n // 1000))]
+        bytes_left = await target.bytes_held(sample, final_size)
+    reaped_by = watch.zero_at_ns if watch.zero_at_ns is not None else perf_counter_ns()
+    # Reaping lasts from the deadline until the count reads 0, plus one poll interval.
+    reaping = ticks.between(deadline_ns, reaped_by + int(args.poll_ms * 1e6) + int(tick_s * 1e9))
+    return Expiry(
+        name=target.name,
+        set_ns=t_set1 - t_set0,
+        size_after_set=size_after_set,
+        set_end_ns=t_set1,
+        deadline_ns=deadline_ns,
+        watch=watch,
+        ticks=ticks,
+        reaping=reaping,
+        live=ticks.between(t_set1, deadline_ns),
+        final_size=final_size,
+        bytes_left=bytes_left,
+    )
+
+
+_TICKER_HEADERS = [
+    "ticker",
+    "wakeups",
+    "p50 late ms",
+    "p99 late ms",
+    "p99.9 late ms",
+    "max late ms",
+    "max vs idle",
+    ">5ms",
+    "max cpu ms",
+    "worst wakeup at (its cpu ms, gc ms)",
+]
+
+
+def _print_expiry(run_: Expiry, n: int, gcw: GcWatch, step: float, timeout: float) -> None:
+    set_s = run_.set_ns / 1e9
+    print(
+        f"{run_.name}: setting {n:,} keys took {set_s:.2f} s ({n / set_s:,.0f} sets/s); held"
+        f" right after: {run_.size_after_set:,}; all expire at"
+        f" {(run_.deadline_ns - run_.set_end_ns) / 1e9:+.2f} s"
+    )
+    if run_.expired_early:
+        print("  note: the set phase outlasted the TTL; raise --ttl for a sharper burst")
+    if run_.watch.zero_at_ns is not None:
+        print(
+            f"{run_.name}: held keys reached 0 at"
+            f" {(run_.watch.zero_at_ns - run_.deadline_ns) / 1e9:+.2f} s after the deadline"
+        )
+    else:
+        held = "-" if run_.bytes_left is None else f"{run_.bytes_left / 2**20:,.1f} MiB"
+        print(
+            f"{run_.name}: held keys did NOT reach 0 within {timeout:g} s of polling;"
+            f" keys left: {run_.final_size:,}, holding about {held}"
+        )
+    print(
+        f"{run_.name}: count polled {run_.watch.calls:,} times; slowest call"
+        f" {run_.watch.slowest_call_ns / 1e6:.3f} ms"
+    )
+    origin = run_.deadline_ns - int(step * 1e9)
+    print(f"\n{run_.name} expiry timeline (from the deadline; held = last poll in the interval):")
+    print(
+        render_table(
+            ["interval", "wakeups", "max late ms", "loop cpu", "gc ms", "held"],
+            _timeline_rows(run_.watch, run_.ticks.between(origin, 2**63), gcw, origin, step, -step),
+        )
+    )
+    print()
+
+
 async def _main(args: argparse.Namespace) -> dict[str, Any]:
     from aiokv import AsyncClient
 
@@ -263,34 +405,27 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
     # perf_counter_ns and time.monotonic may count from different origins.
     offset_ns = perf_counter_ns() - time.monotonic_ns()
 
+    expiries: list[Expiry] = []
     with GcWatch() as gcw:
         async with AsyncClient(**aiokv_settings(driver="memory")) as kv:
             await ticker(0.1, tick_s)  # warm-up: the first wakeups of a fresh loop run slow
             t_base = perf_counter_ns()
             baseline = await ticker(args.baseline, tick_s)
 
-            # Every key gets the same deadline, in the middle of a second (so one bucket).
-            deadline = math.floor(time.monotonic() + args.ttl) + 0.5
-            deadline_ns = int(deadline * 1e9) + offset_ns
-            t_set0 = perf_counter_ns()
-            for i in range(n):
-                await kv.set(f"reap:{i}", VALUE, ttl=deadline - time.monotonic())
-            t_set1 = perf_counter_ns()
-            size_after_set = int(await kv.dbsize())
-            expired_early = t_set1 >= deadline_ns
+            aiokv_target = AiokvTarget(kv)
+            expiries.append(await measure_expiry(aiokv_target, args, offset_ns))
+            await aiokv_target.close()
+            if "cashews" in args.contenders:
+                try:
+                    cashews_target = CashewsTarget(n)
+                except ImportError as exc:
+                    print(f"cashews skipped: {describe_exception(exc)}")
+                else:
+                    try:
+                        expiries.append(await measure_expiry(cashews_target, args, offset_ns))
+                    finally:
+                        await cashews_target.close()
 
-            watcher = asyncio.create_task(watch_dbsize(kv, args.poll_ms / 1000.0, args.timeout))
-            run_for = (deadline_ns - perf_counter_ns()) / 1e9 + args.duration
-            expiry_ticks = await ticker(max(run_for, args.duration), tick_s)
-            watch = await watcher
-            final_size = watch.timeline[-1][1] if watch.timeline else size_after_set
-            reaped_by = watch.zero_at_ns if watch.zero_at_ns is not None else perf_counter_ns()
-            # Reaping lasts from the deadline until dbsize reads 0, plus one poll interval.
-            reaping = expiry_ticks.between(
-                deadline_ns, reaped_by + int(args.poll_ms * 1e6) + int(tick_s * 1e9)
-            )
-
-            await kv.flushdb()
             for i in range(n):
                 await kv.set(f"user:{i}", VALUE)
 
@@ -307,91 +442,54 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
             scan_run = await measure_walks(scan_walk, args.walks, tick_s)
             await kv.flushdb()
 
-    set_s = (t_set1 - t_set0) / 1e9
     print(banner(f"reaper and keyspace walks: {n:,} keys, ticker sleeping {args.tick_ms:g} ms"))
-    print(
-        f"setting {n:,} keys took {set_s:.2f} s ({n / set_s:,.0f} sets/s); dbsize right after:"
-        f" {size_after_set:,}; all expire at {(deadline_ns - t_set1) / 1e9:+.2f} s"
-    )
-    if expired_early:
-        print("  note: the set phase outlasted the TTL; raise --ttl for a sharper burst")
-    print()
-    print(
-        render_table(
-            [
-                "ticker",
-                "wakeups",
-                "p50 late ms",
-                "p99 late ms",
-                "p99.9 late ms",
-                "max late ms",
-                "max vs idle",
-                ">5ms",
-                "max cpu ms",
-                "worst wakeup at (its cpu ms, gc ms)",
-            ],
-            [
-                _ticker_row(f"idle loop ({args.baseline:g} s)", baseline, baseline, gcw, t_base),
-                _ticker_row(f"{n:,} keys expiring at once", reaping, baseline, gcw, deadline_ns),
-                _ticker_row(
-                    f'keys("user:1*") x{args.walks}',
-                    keys_run.ticks,
-                    baseline,
-                    gcw,
-                    keys_run.ticks.started_ns,
-                ),
-                _ticker_row(
-                    f"scan_iter() x{args.walks}",
-                    scan_run.ticks,
-                    baseline,
-                    gcw,
-                    scan_run.ticks.started_ns,
-                ),
-            ],
+    rows = [_ticker_row(f"idle loop ({args.baseline:g} s)", baseline, baseline, gcw, t_base)]
+    for run_ in expiries:
+        rows.append(
+            _ticker_row(f"{run_.name}: {n:,} keys live", run_.live, baseline, gcw, run_.deadline_ns)
+        )
+        rows.append(
+            _ticker_row(
+                f"{run_.name}: {n:,} keys expiring", run_.reaping, baseline, gcw, run_.deadline_ns
+            )
+        )
+    rows.append(
+        _ticker_row(
+            f'aiokv: keys("user:1*") x{args.walks}',
+            keys_run.ticks,
+            baseline,
+            gcw,
+            keys_run.ticks.started_ns,
         )
     )
+    rows.append(
+        _ticker_row(
+            f"aiokv: scan_iter() x{args.walks}",
+            scan_run.ticks,
+            baseline,
+            gcw,
+            scan_run.ticks.started_ns,
+        )
+    )
+    print(render_table(_TICKER_HEADERS, rows))
     print(
-        "  (cpu = this thread's CPU time during that sleep: work done by the event loop;"
-        " lateness well\n   above cpu + gc means the process was not running: other load on the"
-        " machine;\n   worst wakeup at = seconds from the deadline or from the first walk)"
+        "  (live = from the end of the set phase to the deadline; expiring = from the deadline"
+        " until\n   the held-key count reads 0; cpu = this thread's CPU time during that sleep:"
+        " work done by\n   the event loop; lateness well above cpu + gc means the process was"
+        " not running: other\n   load on the machine; worst wakeup at = seconds from the"
+        " deadline or from the first walk)"
     )
     print()
-    if watch.zero_at_ns is not None:
-        print(
-            f"dbsize reached 0 at {(watch.zero_at_ns - deadline_ns) / 1e9:+.2f} s after the"
-            " deadline"
-        )
-    else:
-        print(
-            f"dbsize did NOT reach 0 within {args.timeout:g} s of polling; last dbsize:"
-            f" {final_size:,}"
-        )
+    for run_ in expiries:
+        _print_expiry(run_, n, gcw, args.timeline_step, args.timeout)
+    for label, walk in (('keys("user:1*")', keys_run), ("scan_iter()", scan_run)):
+        took = ", ".join(f"{d / 1e6:.0f}" for d in walk.durations_ns)
+        print(f"{label}: {walk.found:,} keys, each walk took {took} ms")
+    first = expiries[0]
+    gc_during = [p for p in gcw.pauses if first.set_end_ns <= p[0]]
     print(
-        f"dbsize polled {watch.calls:,} times every {args.poll_ms:g} ms; slowest call"
-        f" {watch.slowest_call_ns / 1e6:.3f} ms"
-    )
-    for label, run_ in (('keys("user:1*")', keys_run), ("scan_iter()", scan_run)):
-        took = ", ".join(f"{d / 1e6:.0f}" for d in run_.durations_ns)
-        print(f"{label}: {run_.found:,} keys, each walk took {took} ms")
-    gc_during = [p for p in gcw.pauses if t_set1 <= p[0]]
-    print(
-        f"gc: {len(gc_during)} collections after the set phase (longest"
+        f"gc: {len(gc_during)} collections after aiokv's set phase (longest"
         f" {max((p[1] for p in gc_during), default=0) / 1e6:.1f} ms)"
-    )
-    timeline_from = deadline_ns - int(args.timeline_step * 1e9)
-    print("\nexpiry timeline (from the deadline; dbsize = last poll in the interval):")
-    print(
-        render_table(
-            ["interval", "wakeups", "max late ms", "loop cpu", "gc ms", "dbsize"],
-            _timeline_rows(
-                watch,
-                expiry_ticks.between(timeline_from, 2**63),
-                gcw,
-                timeline_from,
-                args.timeline_step,
-                -args.timeline_step,
-            ),
-        )
     )
 
     return {
@@ -405,20 +503,20 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
             "timeout_s": args.timeout,
             "walks": args.walks,
         },
-        "set_phase_s": set_s,
-        "dbsize_after_set": size_after_set,
+        # aiokv's figures at the top level, as before; every store's under "expiry".
+        "set_phase_s": first.set_ns / 1e9,
+        "dbsize_after_set": first.size_after_set,
         "baseline": baseline.summary(),
-        "reaping": reaping.summary(),
+        "reaping": first.reaping.summary(),
         "keys": keys_run.summary(),
         "scan_iter": scan_run.summary(),
-        "dbsize_zero_s_after_deadline": (
-            (watch.zero_at_ns - deadline_ns) / 1e9 if watch.zero_at_ns is not None else None
-        ),
-        "final_dbsize": final_size,
-        "dbsize_slowest_call_ms": watch.slowest_call_ns / 1e6,
-        "dbsize_timeline": [[(at - deadline_ns) / 1e9, size] for at, size in watch.timeline],
+        "dbsize_zero_s_after_deadline": first.summary()["zero_s_after_deadline"],
+        "final_dbsize": first.final_size,
+        "dbsize_slowest_call_ms": first.watch.slowest_call_ns / 1e6,
+        "dbsize_timeline": first.summary()["count_timeline"],
+        "expiry": {run_.name: run_.summary() for run_ in expiries},
         "gc_pauses": [
-            [(start - deadline_ns) / 1e9, dur / 1e6, gen] for start, dur, gen in gcw.pauses
+            [(start - first.deadline_ns) / 1e9, dur / 1e6, gen] for start, dur, gen in gcw.pauses
         ],
     }
 
@@ -428,7 +526,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--keys", type=int, default=1_000_000, help="keys to expire and walk (default 1,000,000)"
     )
     parser.add_argument(
-        "--ttl", type=float, default=4.0, help="seconds until all keys expire (default 4)"
+        "--ttl",
+        type=float,
+        default=10.0,
+        help="seconds from the start of a set phase until all its keys expire (default 10)",
     )
     parser.add_argument(
         "--duration", type=float, default=3.0, help="ticker seconds after the deadline (default 3)"
@@ -441,6 +542,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--poll-ms", type=float, default=10.0, help="dbsize poll (default 10)")
     parser.add_argument(
         "--timeout", type=float, default=60.0, help="max seconds to wait for dbsize 0 (60)"
+    )
+    parser.add_argument(
+        "--contenders",
+        type=lambda text: [name.strip() for name in text.split(",") if name.strip()],
+        default=["cashews"],
+        help="stores measured after aiokv's mass expiry: cashews or none (default cashews)",
     )
     parser.add_argument(
         "--timeline-step", type=float, default=0.25, help="timeline interval (0.25 s)"
