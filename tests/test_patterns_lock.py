@@ -235,6 +235,15 @@ async def test_cancelled_body_releases(kv: AsyncClient) -> None:
 
 
 async def test_cancelled_waiter_leaves_no_trace(kv: AsyncClient) -> None:
+    if (
+        sys.version_info < (3, 11)
+        and kv.settings.driver == "redis"
+        and not (kv.settings.auto_pipeline)
+    ):
+        # redis-py's pooled connections can swallow a cancellation on 3.10, which has no
+        # Task.cancelling() to detect it (README: "The redis driver"); the shared connection
+        # of auto-pipelining is aiokv's own and delivers it.
+        pytest.skip("pooled redis-py connections can swallow a cancellation on Python 3.10")
     async with kv.lock("x") as holder:
         token = await kv.get("lock:x")
         with pytest.raises(asyncio.TimeoutError):
