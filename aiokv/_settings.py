@@ -244,6 +244,12 @@ class KVSettings(BaseSettings):
         validation_alias="REDIS_SENTINEL_PASSWORD",
         description="The sentinels' own password (their requirepass), if they have one.",
     )
+    read_from_replicas: bool = Field(
+        False,
+        validation_alias="REDIS_READ_FROM_REPLICAS",
+        description="Send reads to a replica the sentinels report (the master if none can be "
+        "reached); a read may then not yet see a write just made.",
+    )
 
     # -- TLS, for every topology --
     tls: bool = Field(
@@ -399,6 +405,7 @@ class KVSettings(BaseSettings):
             for field, variable in (
                 ("sentinel_master", "REDIS_SENTINEL_MASTER"),
                 ("sentinel_password", "REDIS_SENTINEL_PASSWORD"),
+                ("read_from_replicas", "REDIS_READ_FROM_REPLICAS"),
             ):
                 if getattr(self, field):
                     raise ValueError(

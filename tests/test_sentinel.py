@@ -6,10 +6,11 @@ Failovers under load are in ``test_sentinel_failover.py`` (slow).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
-from servers import SENTINEL_SERVICE, SentinelGroup, ServerBinary
+from servers import SENTINEL_SERVICE, RedisServer, SentinelGroup, ServerBinary
 
 from aiokv import AsyncClient, KVConnectionError
 
@@ -109,3 +110,126 @@ def test_refused_by_replica_only_when_nothing_can_have_been_applied() -> None:
     assert not refused_by_replica(conn, [b"value", readonly])  # a read was answered
     assert not refused_by_replica(conn, [1])
     assert not refused_by_replica(conn, [])
+
+
+# -- reads from replicas (read_from_replicas) ------------------------------------------------
+
+
+def _calls(server: RedisServer, command: str) -> int:
+    """How many times ``server`` has run ``command`` (INFO commandstats), 0 if never."""
+    stats = server.info("commandstats").get(f"cmdstat_{command}", "")
+    fields = dict(part.split("=") for part in stats.split(",") if "=" in part)
+    return int(fields.get("calls", 0))
+
+
+def _master_and_replica(group: SentinelGroup) -> tuple[RedisServer, RedisServer]:
+    master = group.wait_until_ready()  # a failover test may have swapped them
+    (replica,) = [server for server in group.servers.values() if server is not master]
+    return master, replica
+
+
+@pytest.mark.parametrize("auto_pipeline", [True, False])
+async def test_reads_go_to_the_replica_and_writes_to_the_master(
+    group: SentinelGroup, auto_pipeline: bool
+) -> None:
+    master, replica = _master_and_replica(group)
+    gets = (_calls(master, "get"), _calls(replica, "get"))
+    hgets = (_calls(master, "hgetall"), _calls(replica, "hgetall"))
+    sets = _calls(master, "set")
+    async with AsyncClient.from_url(
+        sentinel_url(group), read_from_replicas=True, auto_pipeline=auto_pipeline
+    ) as kv:
+        await kv.set("s:replica", "v")
+        # Right after the write the replica may not have it yet: only the routing is checked.
+        for _ in range(5):
+            assert await kv.get("s:replica") in ("v", None)
+        await asyncio.gather(*(kv.get("s:replica") for _ in range(5)))
+        await kv.hgetall("s:replica:h")
+    assert _calls(replica, "get") - gets[1] == 10
+    assert _calls(master, "get") == gets[0]
+    assert _calls(replica, "hgetall") - hgets[1] == 1
+    assert _calls(master, "hgetall") == hgets[0]
+    assert _calls(master, "set") - sets == 1  # the write, on the master
+
+
+async def test_without_read_from_replicas_reads_go_to_the_master(group: SentinelGroup) -> None:
+    master, replica = _master_and_replica(group)
+    gets = (_calls(master, "get"), _calls(replica, "get"))
+    async with AsyncClient.from_url(sentinel_url(group)) as kv:
+        for _ in range(3):
+            await kv.get("s:replica")
+    assert _calls(master, "get") - gets[0] == 3
+    assert _calls(replica, "get") == gets[1]
+
+
+async def _no_local(*_: object) -> None:
+    raise AssertionError("the memory driver is not used here")
+
+
+async def test_batches_scripts_and_ping_stay_on_the_master(group: SentinelGroup) -> None:
+    from aiokv import Script
+
+    master, replica = _master_and_replica(group)
+    gets = (_calls(master, "get"), _calls(replica, "get"))
+    pings = _calls(replica, "ping")
+    evals = _calls(replica, "evalsha") + _calls(replica, "eval")
+    script = Script(lua="return redis.call('GET', KEYS[1])", local=_no_local)
+    async with AsyncClient.from_url(sentinel_url(group), read_from_replicas=True) as kv:
+        await kv.pipeline().get("s:batch").get("s:batch").execute()
+        await kv.pipeline(transaction=True).get("s:batch").execute()
+        assert await kv.ping() is True
+        await kv.run_script(script, keys=["s:batch"])
+    # Two in the pipeline, one in the transaction, one the script runs (counted too).
+    assert _calls(master, "get") - gets[0] == 4
+    assert _calls(replica, "get") == gets[1]
+    assert _calls(replica, "ping") == pings
+    assert _calls(replica, "evalsha") + _calls(replica, "eval") == evals
+
+
+def test_read_from_replicas_is_refused_without_sentinel(monkeypatch: pytest.MonkeyPatch) -> None:
+    from aiokv._settings import KVSettings
+
+    with pytest.raises(ValueError, match="REDIS_READ_FROM_REPLICAS applies to Sentinel only"):
+        KVSettings(driver="redis", read_from_replicas=True)
+    monkeypatch.setenv("REDIS_READ_FROM_REPLICAS", "true")
+    with pytest.raises(ValueError, match=r"REDIS_READ_FROM_REPLICAS .*REDIS_SENTINELS"):
+        KVSettings(driver="redis", url="redis://127.0.0.1:6379/0")
+    settings = KVSettings(driver="redis", sentinels="127.0.0.1:1", sentinel_master="m")
+    assert settings.read_from_replicas is True
+
+
+async def _until_reported_down(group: SentinelGroup, server: RedisServer) -> None:
+    """Wait (up to 60 s) until every sentinel reports ``server`` down or no longer lists it."""
+    for _ in range(600):
+        listed = set()
+        for sentinel in group.sentinels:
+            for entry in sentinel.command("SENTINEL", "REPLICAS", SENTINEL_SERVICE) or []:
+                words = [w.decode() if isinstance(w, bytes) else str(w) for w in entry]
+                fields = dict(zip(words[::2], words[1::2], strict=False))
+                if fields.get("port") == str(server.port) and "s_down" not in fields["flags"]:
+                    listed.add(sentinel.port)
+        if not listed:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the sentinels still report {server!r} up")
+
+
+async def test_reads_fall_back_to_the_master_when_no_replica_answers(
+    server_binary: ServerBinary,
+) -> None:
+    """The replica stops: first the sentinels still list it (its port refuses the connection),
+    then they report it down; either way the reads are answered by the master."""
+    with SentinelGroup(server_binary) as own:
+        master, replica = _master_and_replica(own)
+        async with AsyncClient.from_url(sentinel_url(own), read_from_replicas=True) as kv:
+            await kv.get("s:fallback")
+            assert _calls(replica, "get") == 1
+            replica.stop()
+            before = _calls(master, "get")
+            for _ in range(3):
+                assert await kv.get("s:fallback") is None
+            assert _calls(master, "get") - before == 3
+            await _until_reported_down(own, replica)
+            for _ in range(3):
+                assert await kv.get("s:fallback") is None
+            assert _calls(master, "get") - before == 6

@@ -20,6 +20,11 @@ the one connect that asked for it.) Three checks keep a connection on the master
 
 Concurrent connects share one round of questions to the sentinels, so a pool reconnecting
 after a failover asks once, not once per connection.
+
+With ``read_from_replicas`` the driver keeps a second pool, of :class:`ReplicaConnection`: each
+connection asks the sentinels for the replicas they report healthy (``SENTINEL REPLICAS``) and
+connects to the next one in turn, trying the others if it cannot reach it, then the master if
+no replica answers. A replica's data may lag the master's: only reads are sent there.
 """
 
 from __future__ import annotations
@@ -38,7 +43,13 @@ from .._url import SENTINEL_PORT, parse_address
 from ._redis_pool import Pool
 from ._redis_tls import tls_options
 
-__all__ = ["MasterNotFoundError", "SentinelPool", "Sentinels", "refused_by_replica"]
+__all__ = [
+    "MasterNotFoundError",
+    "ReplicaConnection",
+    "SentinelPool",
+    "Sentinels",
+    "refused_by_replica",
+]
 
 _UNHEALTHY = frozenset({"s_down", "o_down", "disconnected"})
 
@@ -51,11 +62,8 @@ class MasterNotFoundError(rexc.ConnectionError):
 
 
 class Sentinels:
-    """The sentinels of one monitored master, asked on each connect where it is now.
-
-    Replicas are not used: every command goes to the master (reads from replicas are not
-    implemented yet).
-    """
+    """The sentinels of one monitored master, asked on each connect where it is now (or where
+    its replicas are)."""
 
     def __init__(self, settings: KVSettings) -> None:
         assert settings.sentinels is not None
@@ -78,6 +86,8 @@ class Sentinels:
         self.generation = 0
         """Goes up each time the sentinels report a master at another address."""
         self._asking: asyncio.Task[tuple[str, int]] | None = None
+        self._asking_replicas: asyncio.Task[list[tuple[str, int]]] | None = None
+        self._turn = 0
 
     async def master(self) -> tuple[str, int]:
         """The master's address as the first sentinel that knows a healthy one reports it.
@@ -101,10 +111,42 @@ class Sentinels:
             task.add_done_callback(_retrieve)
         return task
 
+    async def replicas(self) -> list[tuple[str, int]]:
+        """The healthy replicas' addresses, starting with the next one in turn; [] if none.
+
+        A sentinel that cannot be asked is skipped; [] if none can (the master is then asked,
+        and raises what it raises).
+        """
+        task = self._asking_replicas
+        if task is None or task.done():
+            loop = asyncio.get_running_loop()
+            task = self._asking_replicas = loop.create_task(self._ask_replicas())
+            task.add_done_callback(_retrieve)
+        found = await asyncio.shield(task)
+        if not found:
+            return []
+        self._turn = (self._turn + 1) % len(found)
+        return found[self._turn :] + found[: self._turn]
+
     def close(self) -> None:
         """Stop a question in progress (the pool is closing)."""
-        if self._asking is not None and not self._asking.done():
-            self._asking.cancel()
+        for task in (self._asking, self._asking_replicas):
+            if task is not None and not task.done():
+                task.cancel()
+
+    async def _ask_replicas(self) -> list[tuple[str, int]]:
+        for sentinel in self.addresses:
+            try:
+                reply = await self._ask(sentinel, "SENTINEL", "REPLICAS", self.service)
+            except (rexc.ConnectionError, rexc.TimeoutError, rexc.ResponseError):
+                continue
+            found = []
+            for entry in reply or ():
+                fields = _fields(entry)
+                if not set(fields.get("flags", "").split(",")) & _UNHEALTHY:
+                    found.append(_address(fields))
+            return sorted(found)  # one order for every answer, so turns go round them all
+        return []
 
     async def _ask_master(self) -> tuple[str, int]:
         errors: list[str] = []
@@ -204,16 +246,51 @@ class SentinelSSLConnection(SentinelConnection, SSLConnection):
     """:class:`SentinelConnection` over TLS."""
 
 
-class SentinelPool(Pool):
-    """The driver's :class:`Pool`, for connections that follow the master."""
+class ReplicaConnection(Connection):
+    """A connection for reads: to a replica the sentinels report healthy, else the master.
 
-    def __init__(self, settings: KVSettings, options: dict[str, Any]) -> None:
+    No ``ROLE`` check: any server of the group can answer a read (a replica promoted since, or
+    the master when no replica can be reached), only more or less up to date.
+    """
+
+    def __init__(self, *, sentinels: Sentinels, **kwargs: Any) -> None:
+        self.sentinels = sentinels
+        super().__init__(**kwargs)
+
+    async def _connect(self) -> None:
+        for host, port in await self.sentinels.replicas():
+            self.host, self.port = host, port
+            try:
+                await super()._connect()  # type: ignore[no-untyped-call]
+            except (OSError, asyncio.TimeoutError):
+                continue  # unreachable: the next replica, then the master
+            return
+        self.host, self.port = await self.sentinels.master()
+        await super()._connect()  # type: ignore[no-untyped-call]
+
+
+class ReplicaSSLConnection(ReplicaConnection, SSLConnection):
+    """:class:`ReplicaConnection` over TLS."""
+
+
+class SentinelPool(Pool):
+    """The driver's :class:`Pool`, for connections that follow the master (or, with
+    ``replicas``, that go to the replicas: see :class:`ReplicaConnection`)."""
+
+    def __init__(
+        self, settings: KVSettings, options: dict[str, Any], *, replicas: bool = False
+    ) -> None:
         self.sentinels = Sentinels(settings)
+        self.replicas = replicas
         options = dict(options)
         tls = options.pop("connection_class", None) is not None
         password = settings.password
+        if replicas:
+            connection_class: type[Connection] = ReplicaSSLConnection if tls else ReplicaConnection
+        else:
+            connection_class = SentinelSSLConnection if tls else SentinelConnection
         super().__init__(
-            connection_class=SentinelSSLConnection if tls else SentinelConnection,
+            connection_class=connection_class,
             sentinels=self.sentinels,
             db=settings.db,
             username=settings.username,
@@ -222,7 +299,8 @@ class SentinelPool(Pool):
         )
 
     async def ensure_connection(self, connection: AbstractConnection) -> None:
-        self.sentinels.recheck(self.loop.time())
+        if not self.replicas:  # a read may go to any server of the group: no need to recheck
+            self.sentinels.recheck(self.loop.time())
         # Opened before the sentinels last reported a new master: it may point at the old one.
         if (
             isinstance(connection, SentinelConnection)

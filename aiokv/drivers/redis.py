@@ -10,6 +10,10 @@
   write whose connection failed after it was sent is never re-sent: it raises
   ``OutcomeUnknownError`` (it may or may not have been applied). Timeouts are not retried. TLS
   and authentication failures are not retried either: another attempt cannot fix them.
+* Sentinel with ``read_from_replicas``: plain read commands (``Command.readonly``, but PING,
+  which checks the master) go through a second driver of this class whose connections go to
+  the replicas (see ``_redis_sentinel``); pipelines, transactions, WATCH, scripts, blocking
+  commands and subscriptions stay on the master.
 * Every redis-py error is translated here into the aiokv tree (most specific first) with
   ``raise ... from``, and messages name the address with the password masked.
 * The connections belong to the event loop that opened them. A client used again under another
@@ -113,7 +117,8 @@ def _decode(spec: Command, args: tuple[Any, ...], reply: Any) -> Any:
 class RedisDriver:
     """Commands on a Redis-compatible server. See :class:`aiokv._protocol.Driver`."""
 
-    def __init__(self, settings: KVSettings) -> None:
+    def __init__(self, settings: KVSettings, *, replicas: bool = False) -> None:
+        """``replicas``: connect to the sentinels' replicas (the driver that serves reads)."""
         self._settings = settings
         self._backoff = FullJitterBackoff(
             cap=settings.retry_backoff_cap, base=settings.retry_backoff_base
@@ -126,6 +131,10 @@ class RedisDriver:
         self._sentinel = settings.sentinels is not None
         # Blocking commands and subscriptions: connections outside the pool (_redis_blocking).
         self._dedicated_pool: Dedicated | None = None
+        self._for_replicas = replicas
+        self._replicas: RedisDriver | None = None  # reads, with read_from_replicas
+        if settings.read_from_replicas and self._sentinel and not replicas:
+            self._replicas = RedisDriver(settings, replicas=True)
 
     # -- lifetime ----------------------------------------------------------------------------
 
@@ -144,6 +153,8 @@ class RedisDriver:
                 "use the memory driver under trio"
             )
         self._connect()
+        if self._replicas is not None:
+            self._replicas.open(task_group)
 
     def _connect(self) -> None:
         """Build the pool and client on the running loop (connections open on first use)."""
@@ -164,7 +175,7 @@ class RedisDriver:
         }
         pool: Pool
         if s.sentinels is not None:
-            pool = SentinelPool(s, options)
+            pool = SentinelPool(s, options, replicas=self._for_replicas)
         elif s.url is not None:
             pool = Pool.from_url(s.url, **options)
         else:
@@ -196,6 +207,8 @@ class RedisDriver:
         extra, self._dedicated_pool = self._dedicated_pool, None
         if extra is not None:
             await extra.aclose()
+        if self._replicas is not None:
+            await self._replicas.aclose()
 
     async def _later(self) -> AbstractConnection:
         """A connection for a command that could not get one at once (nothing was sent).
@@ -284,6 +297,8 @@ class RedisDriver:
 
     async def execute(self, spec: Command, *args: Any) -> Any:
         """Run one command: encode, one round trip (retried only when safe), decode."""
+        if spec.readonly and self._replicas is not None and spec.name != "PING":
+            return await self._replicas.execute(spec, *args)
         words = _words(spec, args)
         if self._mux is not None and spec.name not in PINNED_COMMANDS:
             reply = await self._multiplexed(words, spec.readonly)
