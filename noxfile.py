@@ -1,10 +1,11 @@
 """Developer and CI tasks for aiokv.
 
-    nox -s tests       # fast suite (pytest -m "not slow") on every Python 3.10-3.13 found,
-                       # then the redis tests without auto-pipelining
+    nox -s tests       # fast suite (pytest -m "not slow") on every Python 3.10-3.13 found
+    nox -s pooled      # the redis tests again with auto-pipelining off (pooled connections)
     nox -s slow        # fault/load tests, plus the hypothesis tests with 500 examples
     nox -s floor       # fast suite with the lowest redis-py that pyproject.toml admits
-    nox -s coverage    # fast suite under coverage; fails below the floor in pyproject.toml
+    nox -s coverage    # fast suite, pooled pass and cluster target under coverage; fails
+                       # below the floor in pyproject.toml
     nox -s lint        # ruff check + ruff format --check
     nox -s typecheck   # mypy --strict (config in pyproject.toml)
     nox -s cluster     # the behavioural suite against a real local Redis Cluster (6 servers)
@@ -95,7 +96,12 @@ def tests(session: nox.Session) -> None:
     """Run the test suite except the slow fault/load tests."""
     _install_tests(session)
     session.run("pytest", "-m", "not slow", *session.posargs)
-    # The redis driver's tests again with auto-pipelining off: both paths keep every guarantee.
+
+
+@nox.session
+def pooled(session: nox.Session) -> None:
+    """The redis driver's tests with auto-pipelining off: both paths keep every guarantee."""
+    _install_tests(session)
     off = {"AIOKV_TEST_AUTO_PIPELINE": "0"}
     session.run("pytest", "-m", "not slow", "-k", "redis", *session.posargs, env=off)
 
@@ -130,12 +136,14 @@ def floor(session: nox.Session) -> None:
     _install_tests(session)
     session.install(f"redis[hiredis]=={_redis_floor()}")
     session.run("python", "-c", "import redis; print('redis-py', redis.__version__)")
-    session.run("pytest", "-m", "not slow", *session.posargs)
+    # What depends on redis-py: the redis, Sentinel, TLS and cluster drivers' tests.
+    picked = "redis or sentinel or tls or cluster or fault or autopipeline or near"
+    session.run("pytest", "-m", "not slow", "-k", picked, *session.posargs)
 
 
 @nox.session
 def coverage(session: nox.Session) -> None:
-    """The fast suite under coverage; fails below [tool.coverage.report] fail_under."""
+    """Fast suite, cluster target and pooled pass under coverage; fails below fail_under."""
     _install_tests(session)
     session.install(COVERAGE)
     # Absolute paths: the suite runs in an empty directory (see tests/conftest.py), and the
@@ -144,9 +152,12 @@ def coverage(session: nox.Session) -> None:
     env = {"COVERAGE_FILE": str(ROOT / ".coverage")}
     session.run("coverage", "erase", config, env=env)
     # `coverage run` rather than pytest-cov: it starts before pytest imports the aiokv plugin.
-    session.run(
-        "coverage", "run", config, "-m", "pytest", "-m", "not slow", *session.posargs, env=env
-    )
+    # Three passes, combined: the fast suite with the cluster as a third target, and the redis
+    # tests with auto-pipelining off (the pooled path).
+    run = ["coverage", "run", config, "-m", "pytest", "-m", "not slow"]
+    session.run(*run, *session.posargs, env={**env, "AIOKV_TEST_CLUSTER": "1"})
+    off = {**env, "AIOKV_TEST_AUTO_PIPELINE": "0"}
+    session.run(*run, "-k", "redis", *session.posargs, env=off)
     session.run("coverage", "combine", "--quiet", config, env=env)
     session.run("coverage", "report", config, env=env)
 
