@@ -89,6 +89,7 @@ async def test_an_acl_user_over_tls(
             await check_user(kv)
 
 
+@pytest.mark.slow
 async def test_an_acl_user_through_sentinel(server_binary: ServerBinary) -> None:
     # ACL users are not replicated: each data server gets its own.
     with SentinelGroup(server_binary) as group:
@@ -101,6 +102,7 @@ async def test_an_acl_user_through_sentinel(server_binary: ServerBinary) -> None
             assert group.master().command("GET", "app:k") == b"v"
 
 
+@pytest.mark.slow
 async def test_an_acl_user_without_role_still_reaches_the_master(
     server_binary: ServerBinary,
 ) -> None:

@@ -72,6 +72,7 @@ async def test_an_unknown_master_name_fails_with_a_connection_error(group: Senti
             await kv.get("k")
 
 
+@pytest.mark.slow
 async def test_the_client_follows_a_failover_that_left_the_old_master_running(
     group: SentinelGroup,
 ) -> None:
@@ -214,6 +215,7 @@ async def _until_reported_down(group: SentinelGroup, server: RedisServer) -> Non
     raise AssertionError(f"the sentinels still report {server!r} up")
 
 
+@pytest.mark.slow
 async def test_reads_fall_back_to_the_master_when_no_replica_answers(
     server_binary: ServerBinary,
 ) -> None:
