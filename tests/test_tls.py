@@ -7,10 +7,12 @@ on the first attempt (not retried).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 from servers import RedisServer, ServerBinary, TLSFiles, make_tls_files
 
 from aiokv import AsyncClient, KVConnectionError, TLSError
@@ -107,8 +109,11 @@ async def test_a_certificate_for_another_host_fails_with_tls_error(
             tls=True,
             tls_ca_certs=files.ca_file,
         ) as kv:
-            with pytest.raises(TLSError, match=r"match|hostname|IP address"):
+            with pytest.raises(TLSError) as caught:
                 await kv.ping()
+            # redis-py before 5.1 keeps only "Error 1 connecting": the reason is lost there.
+            if not redis.__version__.startswith("5.0."):
+                assert re.search(r"match|hostname|IP address", str(caught.value))
         # Turning the hostname check off (same CA) connects: the CA was right, the name not.
         async with AsyncClient(
             driver="redis",

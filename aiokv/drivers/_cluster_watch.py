@@ -24,6 +24,15 @@ __all__ = ["ClusterWatch"]
 Words = tuple[Any, ...]
 
 
+def release(node: ClusterNode, conn: Connection) -> None:
+    """Give ``conn`` back to ``node``'s free list (redis-py < 6.1 has no ClusterNode.release)."""
+    give_back = getattr(node, "release", None)
+    if give_back is not None:
+        give_back(conn)
+    else:
+        node._free.append(conn)
+
+
 class _SessionTable(dict[Command, Callable[..., Awaitable[Any]]]):
     def __init__(self, session: ClusterWatch) -> None:
         super().__init__()
@@ -114,4 +123,4 @@ class ClusterWatch:
                 await _exchange(conn, [("UNWATCH",)])
             except BaseException:
                 await conn.disconnect()
-        self._node.release(conn)
+        release(self._node, conn)

@@ -4,6 +4,7 @@ connection, event-loop changes) and the cancellations that redis-py drops."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import sys
 from collections import deque
 from collections.abc import AsyncGenerator, Coroutine
@@ -43,6 +44,15 @@ class OtherLoop(NotNow):
 
 def not_connected(*args: Any) -> NoReturn:
     raise OtherLoop()
+
+
+# redis-py before 5.3 requires a command name (which it ignores); later versions deprecate it.
+_COMMAND_NAME: tuple[str, ...] = (
+    ("_",)
+    if inspect.signature(ConnectionPool.get_connection).parameters["command_name"].default
+    is inspect.Parameter.empty
+    else ()
+)
 
 
 class Pool(ConnectionPool):
@@ -90,7 +100,7 @@ class Pool(ConnectionPool):
             )
         ):
             raise PoolFull()
-        return super().get_connection(*args, **kwargs)  # type: ignore[no-untyped-call]
+        return super().get_connection(*(args or _COMMAND_NAME), **kwargs)  # type: ignore[no-untyped-call]
 
     def stats(self) -> PoolStats:
         """Connections in use and idle, and commands waiting for one."""
@@ -109,7 +119,7 @@ class Pool(ConnectionPool):
             raise OtherLoop()
         if self.is_full():
             raise PoolFull()
-        return super().get_connection()  # type: ignore[no-untyped-call]
+        return super().get_connection(*_COMMAND_NAME)  # type: ignore[no-untyped-call]
 
     def get_available_connection(self) -> Any:
         # Checked again here: redis-py 6 holds the pool's lock while it connects, so a command

@@ -77,13 +77,14 @@ from .._script import Script, ScriptArg
 from .._settings import KVSettings
 from ..commands._base import NO_KEYS, Command, Table, text
 from ._cluster_mux import NodeMuxes, close_at_loop_shutdown
-from ._cluster_watch import ClusterWatch
+from ._cluster_watch import ClusterWatch, release
 from ._redis_errors import is_tls_error, translate_error
 from ._redis_mux import PINNED_COMMANDS, Lost, Unsent, pack
 from ._redis_pool import OtherLoop, cancel_requests, resume_cancellation, step
 from ._redis_tls import tls_options
 from ._slots import key_slot, slot_of
-from .redis import RedisDriver, _decode, _exchange, _WatchFailed, _words
+from .redis import RedisDriver, _decode, _WatchFailed, _words
+from .redis import _exchange as _send_and_read
 
 if TYPE_CHECKING:
     from ..pubsub import Feed, Subscription
@@ -95,6 +96,27 @@ _EVALSHA = Command("EVALSHA")
 _EVAL = Command("EVAL")
 _MAX_REDIRECTS = 16
 _REDIRECTS = (rexc.MovedError, rexc.AskError, rexc.TryAgainError, rexc.ClusterDownError)
+_REDIRECT_CODES: dict[str, type[rexc.RedisError]] = {
+    "MOVED": rexc.MovedError,
+    "ASK": rexc.AskError,
+    "TRYAGAIN": rexc.TryAgainError,
+    "CLUSTERDOWN": rexc.ClusterDownError,
+}
+
+
+def _redirect_of(reply: Any) -> Any:
+    """A redirection redis-py < 5.1 left as a plain ResponseError, as its own class."""
+    if type(reply) is rexc.ResponseError:
+        code, _, rest = str(reply).partition(" ")
+        kind = _REDIRECT_CODES.get(code)
+        if kind is not None:
+            return kind(rest)
+    return reply
+
+
+async def _exchange(conn: Connection, words: Sequence[Words]) -> list[Any]:
+    return [_redirect_of(reply) for reply in await _send_and_read(conn, words)]
+
 
 Words = tuple[Any, ...]
 Target = int | ClusterNode
@@ -458,6 +480,7 @@ class ClusterDriver:
             except rexc.RedisError as exc:
                 self._fail_now(exc, failures + 1)
             else:
+                reply = _redirect_of(reply)
                 if not isinstance(reply, _REDIRECTS):
                     return reply
                 redirects += 1
@@ -561,7 +584,7 @@ class ClusterDriver:
             except (UnicodeEncodeError, TypeError) as exc:  # encoding precedes the write
                 raise InvalidArgumentError(f"cannot send this argument: {exc}") from exc
         finally:
-            node.release(conn)
+            release(node, conn)
 
     async def _acquire(self, node: ClusterNode) -> Connection:
         """A connection of ``node``; waits up to ``pool_timeout`` while all are busy."""
@@ -586,7 +609,7 @@ class ClusterDriver:
                 try:
                     await needs(conn)
                 except BaseException:
-                    node.release(conn)
+                    release(node, conn)
                     raise
             return conn
 
@@ -634,13 +657,16 @@ class ClusterDriver:
         cluster = self._cluster
         if cluster is None or cluster._initialize or self._loop is not asyncio.get_running_loop():
             cluster = await self._ready()
-        groups: dict[ClusterNode | None, list[int]] = {}
+        # Grouped by the node's name: redis-py 5.0's ClusterNode is not hashable.
+        groups: dict[str | None, tuple[ClusterNode | None, list[int]]] = {}
         for index, target in enumerate(targets):
-            groups.setdefault(self._node(cluster, target), []).append(index)
+            node = self._node(cluster, target)
+            name = None if node is None else node.name
+            groups.setdefault(name, (node, []))[1].append(index)
         replies: list[Any] = [None] * len(calls)
         runs = [
             self._run_group(node, indexes, calls, targets, replies)
-            for node, indexes in groups.items()
+            for node, indexes in groups.values()
         ]
         if len(runs) == 1:
             await runs[0]
@@ -797,7 +823,7 @@ class ClusterDriver:
             if not conn.is_connected:
                 await conn.connect()  # type: ignore[no-untyped-call]
         except rexc.RedisError as exc:
-            node.release(conn)
+            release(node, conn)
             raise translate_error(exc, self._settings, 1) from exc
         session = ClusterWatch(self, node, conn, keys, slot)
         await session.run(("WATCH", *keys))
