@@ -156,6 +156,9 @@ class ClusterDriver:
         self._auto = settings.auto_pipeline
         self._muxes: NodeMuxes | None = None
         self._guard: AsyncGenerator[None, None] | None = None
+        # Called after the slot table changed (reloaded, or patched after a MOVED): the near
+        # cache empties itself then (its entries were tracked by the nodes of the old table).
+        self.on_topology: Callable[[], None] | None = None
 
     # -- lifetime ----------------------------------------------------------------------------
 
@@ -222,6 +225,8 @@ class ClusterDriver:
                 ) from exc
             if self._muxes is not None:
                 self._muxes.prune(cluster.nodes_manager.nodes_cache)
+            if self.on_topology is not None:
+                self.on_topology()
         return cluster
 
     def _start_muxes(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -522,6 +527,8 @@ class ClusterDriver:
                 moved = move(redirect)
                 if inspect.isawaitable(moved):
                     await moved
+                if self.on_topology is not None:
+                    self.on_topology()
         elif isinstance(redirect, rexc.ClusterDownError):
             cluster._initialize = True
             await asyncio.sleep(min(0.05 * redirects, 0.5))
