@@ -513,12 +513,8 @@ class ClusterDriver:
     ) -> ClusterNode | None:
         """Act on a redirection; return the node to send to once with ASKING, if any."""
         manager = cluster.nodes_manager
-        if isinstance(redirect, rexc.AskError):
-            node = manager.get_node(host=redirect.host, port=redirect.port)
-            if node is not None:
-                return node
-            cluster._initialize = True
-        elif isinstance(redirect, rexc.MovedError):
+        # MovedError subclasses AskError in redis-py: it is tested first.
+        if isinstance(redirect, rexc.MovedError):
             move = getattr(manager, "move_slot", None)
             if move is None:  # redis-py 5: the table is patched at the next lookup
                 manager._moved_exception = redirect  # type: ignore[attr-defined]
@@ -529,6 +525,11 @@ class ClusterDriver:
                     await moved
                 if self.on_topology is not None:
                     self.on_topology()
+        elif isinstance(redirect, rexc.AskError):
+            node = manager.get_node(host=redirect.host, port=redirect.port)
+            if node is not None:
+                return node
+            cluster._initialize = True
         elif isinstance(redirect, rexc.ClusterDownError):
             cluster._initialize = True
             await asyncio.sleep(min(0.05 * redirects, 0.5))
