@@ -128,7 +128,7 @@ class AsyncClient(Commands):
         if self._driver is None:
             driver = create_driver(self.settings)
             driver.open(task_group)
-            if self.settings.near_cache_max_keys is not None and self.settings.driver == "redis":
+            if self.settings.near_cache_max_keys is not None and self.settings.driver != "memory":
                 from .drivers._near_cache import NearCachedDriver
 
                 driver = NearCachedDriver(driver)  # type: ignore[arg-type]

@@ -181,7 +181,7 @@ class KVSettings(BaseSettings):
     )
     memory_reaper_interval: float = Field(0.1, gt=0, validation_alias="KV_MEMORY_REAPER_INTERVAL")
 
-    # -- the near cache (redis driver; see aiokv.drivers._near_cache) --
+    # -- the near cache (redis and cluster drivers; see aiokv.drivers._near_cache) --
     near_cache_max_keys: int | None = Field(
         None,
         ge=1,
@@ -422,11 +422,6 @@ class KVSettings(BaseSettings):
                         f"{variable} is set but KV_NEAR_CACHE_MAX_KEYS is not: the near cache "
                         "is off until KV_NEAR_CACHE_MAX_KEYS bounds it"
                     )
-        elif self.driver == "cluster":
-            raise ValueError(
-                "KV_NEAR_CACHE_MAX_KEYS is set, but the near cache runs on the redis driver "
-                "only (standalone or Sentinel), not on a cluster"
-            )
         if parts is not None and parts.socket_path is not None and self.tls:
             raise ValueError("REDIS_TLS is set, but a unix:// socket takes no TLS")
         if not self.tls:

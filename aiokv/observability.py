@@ -115,7 +115,7 @@ class CacheStats:
 
 @dataclass(frozen=True)
 class NearCacheStats:
-    """The near cache of a redis client (``near_cache_max_keys``).
+    """The near cache of a redis or cluster client (``near_cache_max_keys``).
 
     Attributes:
         hits: Reads answered in process.
@@ -146,7 +146,8 @@ class Stats:
         pool: The connection pool (redis driver; None on the memory driver).
         memory: The store (memory driver; None on the redis driver, and before the client
             opened).
-        near_cache: The near cache (redis driver with ``near_cache_max_keys``; else None).
+        near_cache: The near cache (redis or cluster driver with ``near_cache_max_keys``;
+            else None).
     """
 
     driver: Literal["memory", "redis", "cluster"]
@@ -214,7 +215,7 @@ def collect(kv: AsyncClient) -> Stats:
         pool = PoolStats(0, 0, 0, settings.max_connections) if live is None else live.stats()
     elif settings.driver == "memory" and driver is not None:  # the cluster has no stats yet
         memory = driver.stats()
-    if near is None and settings.near_cache_max_keys is not None and settings.driver == "redis":
+    if near is None and settings.near_cache_max_keys is not None and settings.driver != "memory":
         near = NearCacheStats(0, 0, 0, 0, 0, 0)  # not opened yet
     return Stats(settings.driver, kv._cache_counters.snapshot(), pool, memory, near)
 

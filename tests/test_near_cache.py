@@ -26,6 +26,9 @@ from test_differential import EXAMPLES, Pair, Step, program_st
 
 from aiokv import AsyncClient, KVSettings, Script
 from aiokv.drivers._near_cache import NearCache, NearCachedDriver
+from aiokv.drivers._near_cluster import ClusterNearCache
+from aiokv.drivers._near_tracking import TrackingConnection
+from aiokv.drivers._slots import key_slot
 from aiokv.observability import NearCacheStats
 
 BOUND = 30.0
@@ -80,6 +83,18 @@ def cache_of(kv: AsyncClient) -> NearCache:
     driver = kv._driver
     assert isinstance(driver, NearCachedDriver)
     return driver.near
+
+
+def tracker_of(kv: AsyncClient, key: str) -> TrackingConnection:
+    """The tracking connection that reads ``key`` (a cluster has one per primary)."""
+    near = cache_of(kv)
+    if isinstance(near, ClusterNearCache):
+        cluster = near.driver._cluster
+        assert cluster is not None
+        node = near.driver._node(cluster, key_slot(key))
+        assert node is not None
+        return near.trackers[node.name]
+    return near.trackers[""]
 
 
 async def until(predicate: Callable[[], Awaitable[bool] | bool], what: str) -> None:
@@ -198,10 +213,10 @@ async def test_own_writes_are_seen_at_once(kv: AsyncClient) -> None:
     await kv.delete("k")
     assert await kv.exists("k") == 0
     assert await kv.get("k") is None
-    await kv.set("a", "x")
-    assert await kv.get("b") is None
-    await kv.rename("a", "b")  # two keys: both dropped
-    assert (await kv.get("a"), await kv.get("b")) == (None, "x")
+    await kv.set("{r}a", "x")  # one hash slot, for a cluster
+    assert await kv.get("{r}b") is None
+    await kv.rename("{r}a", "{r}b")  # two keys: both dropped
+    assert (await kv.get("{r}a"), await kv.get("{r}b")) == (None, "x")
 
 
 async def test_batches_transactions_and_scripts_drop_their_keys(kv: AsyncClient) -> None:
@@ -251,16 +266,16 @@ async def test_a_read_sent_during_an_own_write_is_not_kept_after_it(
     """
     if not kv.settings.auto_pipeline:
         pytest.skip("the ordering is arranged through the multiplexed connection's buffer")
-    await kv.get("warm")
-    tracker = cache_of(kv).tracker
-    assert tracker is not None
+    await kv.get("{k}warm")  # k's tracking connection is open (k's node, on a cluster)
+    tracker = tracker_of(kv, "k")
     received = tracker.data_received
     exercised = 0
     for i in range(30):
         await kv.set("k", f"old{i}")
         held: list[bytes] = []
         monkeypatch.setattr(tracker, "data_received", held.append)
-        ping = asyncio.ensure_future(kv.ping())  # the shared connection is busy: the SET waits
+        # The shared connection (of k's node) is busy: the SET waits.
+        ping = asyncio.ensure_future(kv.ttl("{k}"))
         await asyncio.sleep(0)
         # The write's task runs first (it drops k, and its SET waits for the end of the step),
         # then the read's (written at once, on the tracking connection).
@@ -324,9 +339,8 @@ async def test_a_write_racing_a_read_never_leaves_a_stale_entry(
     one chunk after the other in the same loop step, so the reader's coroutine resumes only
     after the invalidation was read. Without the fill token it would keep the old value.
     """
-    await kv.get("warm")  # the tracking connection is open
-    tracker = cache_of(kv).tracker
-    assert tracker is not None
+    await kv.get("{k}warm")  # k's tracking connection is open (k's node, on a cluster)
+    tracker = tracker_of(kv, "k")
     received = tracker.data_received
     held: list[bytes] = []
     monkeypatch.setattr(tracker, "data_received", held.append)
@@ -396,14 +410,14 @@ async def test_nothing_is_kept_until_tracking_is_back(
     await other.set("k", "1")
     assert await kv.get("k") == "1"
     near = cache_of(kv)
-    near.retry_at = float("inf")  # the tracking connection will not be reopened...
+    near.retry_at[""] = float("inf")  # the tracking connection will not be reopened...
     proxy.drop_all()
-    await until(lambda: near.tracker is None, "losing the tracking connection")
+    await until(lambda: not near.trackers, "losing the tracking connection")
     for i in range(3):  # ...so every read goes to the server, and none is kept
         await other.set("k", str(i))
         assert await kv.get("k") == str(i)
     assert stats(kv).keys == 0
-    near.retry_at = 0.0
+    near.retry_at.clear()
     assert await kv.get("k") == "2"
     assert stats(kv).keys == 1
 
@@ -586,8 +600,8 @@ def test_settings() -> None:
         KVSettings(near_cache_ttl=5)
     with pytest.raises(ValueError, match="KV_NEAR_CACHE_MAX_KEYS"):
         KVSettings(near_cache_prefixes=("a",))
-    with pytest.raises(ValueError, match="cluster"):
-        KVSettings(driver="cluster", cluster_nodes="127.0.0.1:7000", near_cache_max_keys=5)
+    on_cluster = KVSettings(driver="cluster", cluster_nodes="127.0.0.1:7000", near_cache_max_keys=5)
+    assert on_cluster.near_cache_max_keys == 5
     with pytest.raises(ValueError, match="near_cache_max_keys"):
         KVSettings(near_cache_max_keys=0)
     with pytest.raises(ValueError, match="non-empty"):

@@ -1,9 +1,9 @@
-"""The near cache: reads of the redis driver kept in process while the server says they hold.
+"""The near cache: reads kept in process while the server says they hold.
 
 Turned on by ``near_cache_max_keys``. The client then holds a :class:`NearCachedDriver` in place
-of its redis driver. Its command table answers the reads of :data:`TRACKED` from a local store
-after the first read of a key, and sends everything else to the driver's own table. What keeps
-the local copies honest:
+of its redis (or cluster: :mod:`._near_cluster`) driver. Its command table answers the reads of
+:data:`TRACKED` from a local store after the first read of a key, and sends everything else to
+the driver's own table. What keeps the local copies honest:
 
 * **The server's word.** A miss is read on the cache's own connection, which has
   ``CLIENT TRACKING`` on (:mod:`._near_tracking`): the server pushes ``invalidate`` for each key
@@ -47,6 +47,7 @@ from anyio.abc import TaskGroup
 from redis import exceptions as rexc
 
 from .._script import Script, ScriptArg
+from .._settings import KVSettings
 from ..commands._base import Command, Table
 from ..commands.hashes import HEXISTS, HGET, HGETALL, HLEN
 from ..commands.keys import EXISTS
@@ -56,14 +57,15 @@ from ..commands.strings import GET, GET_BYTES, STRLEN
 from ..observability import NearCacheCounters, NearCacheStats
 from ._near_tracking import DEFAULT_TIMEOUT, TrackingConnection, TrackingLost, TrackingRefused
 from ._redis_errors import translate_error
-from ._redis_mux import pack
+from ._redis_mux import Connections, pack
+from .cluster import ClusterDriver
 from .redis import RedisDriver, _decode
 
 if TYPE_CHECKING:
     from .._pipeline import WatchSession
     from ..pubsub import Feed, Subscription
 
-__all__ = ["TRACKED", "NearCache", "NearCachedDriver"]
+__all__ = ["TRACKED", "NearCache", "NearCachedDriver", "ServerNearCache"]
 
 _logger = logging.getLogger("aiokv")
 
@@ -90,16 +92,20 @@ TRACKED: dict[Command, Callable[[Any], Any] | None] = {
 
 _FLUSHES = frozenset({"FLUSHDB", "FLUSHALL", "SWAPDB"})
 _RETRY_OPEN = 1.0  # seconds before trying again to open a tracking connection that failed
+_REDIRECTS = (rexc.MovedError, rexc.AskError, rexc.TryAgainError, rexc.ClusterDownError)
 
 Entry = list[Any]  # [value, deadline (monotonic seconds), used since the last eviction pass]
 
 
 class NearCache:
-    """The local store, its tracking connection, and the rules above."""
+    """The local store, its tracking connections, and the rules above.
 
-    def __init__(self, driver: RedisDriver, inner: Table) -> None:
-        s = driver._settings
-        self.driver = driver
+    A subclass says which tracking connection reads a key (:meth:`tracker_for`): the one of the
+    server (:class:`ServerNearCache`), or the one of the node serving the key's slot.
+    """
+
+    def __init__(self, settings: KVSettings, inner: Table) -> None:
+        s = settings
         self.settings = s
         self.inner = inner
         self.max_keys: int = s.near_cache_max_keys or 1
@@ -112,12 +118,14 @@ class NearCache:
         self.held: OrderedDict[str, list[tuple[dict[Any, Entry], Any]]] = OrderedDict()
         self.stores: list[dict[Any, Entry]] = []
         self.filling: dict[str, object] = {}
-        self.tracker: TrackingConnection | None = None
+        # The tracking connections by name (a node's ``host:port``; "" for a lone server), and
+        # when a name whose connection failed to open may be tried again (loop time).
+        self.trackers: dict[str, TrackingConnection] = {}
+        self.retry_at: dict[str, float] = {}
         # True while the tracking connection's loop runs: entries are not served once it has
         # stopped (a client moved to another loop: nothing reads the invalidations any more).
         # ``loop.is_running`` costs a sixth of ``asyncio.get_running_loop()`` on a hit.
         self.serving: Callable[[], bool] = _never
-        self.retry_at = 0.0
         self.off = False  # the server refused tracking: every read goes to it
         self.closed = False
 
@@ -132,8 +140,7 @@ class NearCache:
             self.drop(raw.decode("utf-8", "surrogateescape"))
 
     def lost(self, tracker: TrackingConnection) -> None:
-        if self.tracker is tracker:
-            self.tracker = None
+        self._forget(tracker)
         if not self.closed:
             self.flush(counted=tracker.opened)
 
@@ -260,74 +267,98 @@ class NearCache:
         """Read on the tracking connection and keep the reply if nothing changed meanwhile."""
         if not self.cacheable(key):
             return await inner(*args)
-        tracker = await self._tracker()
-        if tracker is None:  # tracking is not on: the driver's own path, nothing kept
-            return await inner(*args)
-        self.counters.misses += 1
-        token = object()
-        self.filling[key] = token
+        words = spec.encode(*args) if spec.encode is not None else (spec.name, *args)
         try:
-            words = spec.encode(*args) if spec.encode is not None else (spec.name, *args)
+            packed = pack(words)
+        except (UnicodeEncodeError, rexc.DataError):
+            return await inner(*args)  # the driver raises what it raises for it
+        attempt = 0
+        while True:
+            tracker = await self.tracker_for(key)
+            if tracker is None:  # tracking is not on: the driver's own path, nothing kept
+                return await inner(*args)
+            attempt += 1
+            if attempt == 1:
+                self.counters.misses += 1
+            token = object()
+            self.filling[key] = token
             try:
-                packed = pack(words)
-            except (UnicodeEncodeError, rexc.DataError):
-                return await inner(*args)  # the driver raises what it raises for it
-            sent = monotonic()
-            try:
-                reply, pttl = await tracker.request(packed, pack(("PTTL", key)))
-            except TrackingLost as exc:
-                if isinstance(exc.cause, rexc.TimeoutError):
-                    raise translate_error(exc.cause, self.settings, 1) from exc.cause
-                return await inner(*args)  # a read: safe to send again, with the retries
-            if isinstance(reply, rexc.RedisError):
-                raise translate_error(reply, self.settings) from reply
-            value = _decode(spec, args, reply)
-            if self.filling.get(key) is token and type(pttl) is int and pttl != 0:
-                ttl = self.ttl if pttl < 0 else min(self.ttl, pttl / 1000)
-                self.keep(key, store, entry_key, [value, sent + ttl, False])
-            return value
-        finally:
-            if self.filling.get(key) is token:
-                del self.filling[key]
+                sent = monotonic()
+                try:
+                    reply, pttl = await tracker.request(packed, pack(("PTTL", key)))
+                except TrackingLost as exc:
+                    if isinstance(exc.cause, rexc.TimeoutError):
+                        raise translate_error(exc.cause, self.settings, 1) from exc.cause
+                    return await inner(*args)  # a read: safe to send again, with the retries
+                if isinstance(reply, _REDIRECTS):  # a cluster's slot elsewhere: nothing ran
+                    if await self.redirected(reply, attempt):
+                        continue
+                    return await inner(*args)
+                if isinstance(reply, rexc.RedisError):
+                    raise translate_error(reply, self.settings) from reply
+                value = _decode(spec, args, reply)
+                if self.filling.get(key) is token and type(pttl) is int and pttl != 0:
+                    ttl = self.ttl if pttl < 0 else min(self.ttl, pttl / 1000)
+                    self.keep(key, store, entry_key, [value, sent + ttl, False])
+                return value
+            finally:
+                if self.filling.get(key) is token:
+                    del self.filling[key]
 
-    async def _tracker(self) -> TrackingConnection | None:
-        """The open tracking connection, opening one if needed; None if tracking is not on."""
-        tracker = self.tracker
+    async def tracker_for(self, key: str) -> TrackingConnection | None:
+        """The open tracking connection to read ``key`` on; None if tracking is not on."""
+        raise NotImplementedError
+
+    async def redirected(self, redirect: rexc.RedisError, attempt: int) -> bool:
+        """A cluster's redirection of the ``attempt``-th read of a miss: True to read it again
+        (the slot table was fixed), False to leave it to the driver's own path."""
+        return False
+
+    async def tracking(
+        self, name: str, connections: Callable[[], Connections | None], address: str
+    ) -> TrackingConnection | None:
+        """The open tracking connection ``name``, opening one if needed; None if tracking is
+        not on. ``connections`` makes the connection (None: the driver is not connected on
+        this loop yet)."""
+        tracker = self.trackers.get(name)
+        loop = asyncio.get_running_loop()
         if tracker is not None and tracker.ready:
-            if tracker.loop is asyncio.get_running_loop():
+            if tracker.loop is loop:
                 return tracker
             self._discard(tracker)
             tracker = None
         if self.off or self.closed:
             return None
-        pool = self.driver._pool
-        loop = asyncio.get_running_loop()
-        if pool is None or pool.loop is not loop:
-            return None  # the driver connects (or moves to this loop) on its own first
         if tracker is None or tracker.dead:
-            if loop.time() < self.retry_at:
+            if loop.time() < self.retry_at.get(name, 0.0):
                 return None
-            tracker = self.tracker = TrackingConnection(
-                pool, self.timeout, self.settings.masked_url, self.prefixes,
-                self.invalidated, self.lost,
-            )  # fmt: skip
+            source = connections()
+            if source is None or source.loop is not loop:
+                return None  # the driver connects (or moves to this loop) on its own first
+            tracker = self.trackers[name] = TrackingConnection(
+                source, self.timeout, address, self.prefixes, self.invalidated, self.lost
+            )
             self.serving = loop.is_running
         try:
             await tracker.open()
         except TrackingLost:
-            self.retry_at = loop.time() + _RETRY_OPEN
+            self.retry_at[name] = loop.time() + _RETRY_OPEN
             return None
         except TrackingRefused as exc:
             self.off = True
             _logger.warning("aiokv near cache turned off: %s refused tracking (%s)",
-                            self.settings.masked_url, exc)  # fmt: skip
+                            address, exc)  # fmt: skip
             return None
         return tracker if tracker.ready else None
 
+    def _forget(self, tracker: TrackingConnection) -> None:
+        for name, held in list(self.trackers.items()):
+            if held is tracker:
+                del self.trackers[name]
+
     def _discard(self, tracker: TrackingConnection) -> None:
         """Forget a tracking connection of another (stopped) loop; its cache goes too."""
-        if self.tracker is tracker:
-            self.tracker = None
+        self._forget(tracker)
         if tracker.loop.is_closed():
             tracker.dead = True
         else:
@@ -336,13 +367,30 @@ class NearCache:
 
     def close(self) -> None:
         self.closed = True
-        tracker, self.tracker = self.tracker, None
-        if tracker is not None:
+        trackers = list(self.trackers.values())
+        self.trackers.clear()
+        for tracker in trackers:
             tracker.close()
         self.flush(counted=False)
 
     def stats(self) -> NearCacheStats:
         return self.counters.snapshot(len(self.held))
+
+
+class ServerNearCache(NearCache):
+    """The near cache of one server (standalone or Sentinel): one tracking connection."""
+
+    def __init__(self, driver: RedisDriver, inner: Table) -> None:
+        super().__init__(driver._settings, inner)
+        self.driver = driver
+
+    @property
+    def tracker(self) -> TrackingConnection | None:
+        """The tracking connection, if one is open or opening."""
+        return self.trackers.get("")
+
+    async def tracker_for(self, key: str) -> TrackingConnection | None:
+        return await self.tracking("", lambda: self.driver._pool, self.settings.masked_url)
 
 
 def _never() -> bool:
@@ -407,14 +455,20 @@ def _drop_calls(near: NearCache, calls: Calls) -> None:
 
 
 class NearCachedDriver:
-    """The redis driver behind a near cache. See :class:`aiokv._protocol.Driver`.
+    """The redis or cluster driver behind a near cache. See :class:`aiokv._protocol.Driver`.
 
     ``inner`` is the driver itself.
     """
 
-    def __init__(self, driver: RedisDriver) -> None:
+    def __init__(self, driver: RedisDriver | ClusterDriver) -> None:
         self.inner = driver
-        self.near = NearCache(driver, driver.table)
+        self.near: NearCache
+        if isinstance(driver, ClusterDriver):
+            from ._near_cluster import ClusterNearCache
+
+            self.near = ClusterNearCache(driver, driver.table)
+        else:
+            self.near = ServerNearCache(driver, driver.table)
         self.table: Table = NearTable(self.near)
 
     def near_cache_stats(self) -> NearCacheStats:

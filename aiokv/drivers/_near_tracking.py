@@ -9,13 +9,13 @@ reply, which is what lets :class:`~aiokv.drivers._near_cache.NearCache` decide w
 reply may be kept.
 
 Like a multiplexed lane (``_redis_mux``), the connection is opened by redis-py (TLS, AUTH,
-SELECT and Sentinel apply unchanged), then its transport is read here with hiredis. Requests
-are written at once, and their replies handed out in order; a push is handed to the cache as
-it is read. The connection is checked every :data:`HEARTBEAT` seconds with a PING: a reply
-later than the timeout (``socket_timeout``, or :data:`DEFAULT_TIMEOUT`) fails the connection,
-as a closed socket does, and the cache then empties itself: a server that went silent (a
-network partition, which TCP may not report for minutes) cannot leave reads served locally
-for longer than ``HEARTBEAT`` plus the timeout.
+SELECT and Sentinel apply unchanged; on a cluster, as the node's own pool opens them), then its
+transport is read here with hiredis. Requests are written at once, and their replies handed out
+in order; a push is handed to the cache as it is read. The connection is checked every
+:data:`HEARTBEAT` seconds with a PING: a reply later than the timeout (``socket_timeout``, or
+:data:`DEFAULT_TIMEOUT`) fails the connection, as a closed socket does, and the cache then
+empties itself: a server that went silent (a network partition, which TCP may not report for
+minutes) cannot leave reads served locally for longer than ``HEARTBEAT`` plus the timeout.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from redis import exceptions as rexc
 from redis._parsers.base import BaseParser
 from redis.asyncio.connection import AbstractConnection
 
-from ._redis_mux import pack
-from ._redis_pool import Pool, step
+from ._redis_mux import Connections, pack
+from ._redis_pool import step
 
 __all__ = ["DEFAULT_TIMEOUT", "HEARTBEAT", "TrackingConnection", "TrackingLost"]
 
@@ -74,7 +74,8 @@ class TrackingConnection(asyncio.Protocol):
     """One connection with client-side caching on (see the module docstring).
 
     Args:
-        pool: The driver's pool, whose ``make_connection`` opens the socket.
+        pool: The driver's pool (or a cluster node's), whose ``make_connection`` opens the
+            socket.
         timeout: Seconds a request may wait for its reply.
         address: The server, masked, for messages.
         prefixes: Keys prefixes for broadcast tracking; None to track the keys read.
@@ -84,7 +85,7 @@ class TrackingConnection(asyncio.Protocol):
 
     def __init__(
         self,
-        pool: Pool,
+        pool: Connections,
         timeout: float,
         address: str,
         prefixes: Sequence[str] | None,
@@ -221,7 +222,7 @@ class TrackingConnection(asyncio.Protocol):
         await asyncio.shield(self.opening)
 
     async def _open(self) -> None:
-        conn: AbstractConnection = self.pool.make_connection()  # type: ignore[no-untyped-call]
+        conn: AbstractConnection = self.pool.make_connection()
         try:
             await conn.connect()  # type: ignore[no-untyped-call]
         except rexc.RedisError as exc:

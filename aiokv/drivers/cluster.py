@@ -178,6 +178,9 @@ class ClusterDriver:
         self._auto = settings.auto_pipeline
         self._muxes: NodeMuxes | None = None
         self._guard: AsyncGenerator[None, None] | None = None
+        # Called after the slot table changed (reloaded, or patched after a MOVED): the near
+        # cache empties itself then (its entries were tracked by the nodes of the old table).
+        self.on_topology: Callable[[], None] | None = None
 
     # -- lifetime ----------------------------------------------------------------------------
 
@@ -244,6 +247,8 @@ class ClusterDriver:
                 ) from exc
             if self._muxes is not None:
                 self._muxes.prune(cluster.nodes_manager.nodes_cache)
+            if self.on_topology is not None:
+                self.on_topology()
         return cluster
 
     def _start_muxes(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -531,12 +536,8 @@ class ClusterDriver:
     ) -> ClusterNode | None:
         """Act on a redirection; return the node to send to once with ASKING, if any."""
         manager = cluster.nodes_manager
-        if isinstance(redirect, rexc.AskError):
-            node = manager.get_node(host=redirect.host, port=redirect.port)
-            if node is not None:
-                return node
-            cluster._initialize = True
-        elif isinstance(redirect, rexc.MovedError):
+        # MovedError subclasses AskError in redis-py: it is tested first.
+        if isinstance(redirect, rexc.MovedError):
             move = getattr(manager, "move_slot", None)
             if move is None:  # redis-py 5: the table is patched at the next lookup
                 manager._moved_exception = redirect  # type: ignore[attr-defined]
@@ -545,6 +546,13 @@ class ClusterDriver:
                 moved = move(redirect)
                 if inspect.isawaitable(moved):
                     await moved
+                if self.on_topology is not None:
+                    self.on_topology()
+        elif isinstance(redirect, rexc.AskError):
+            node = manager.get_node(host=redirect.host, port=redirect.port)
+            if node is not None:
+                return node
+            cluster._initialize = True
         elif isinstance(redirect, rexc.ClusterDownError):
             cluster._initialize = True
             await asyncio.sleep(min(0.05 * redirects, 0.5))
