@@ -58,7 +58,8 @@ __all__ = [
 
 @dataclass(frozen=True)
 class PoolStats:
-    """The redis driver's connection pool at one moment.
+    """The redis driver's connection pool at one moment (on a cluster: the nodes' pools added
+    up, ``max_connections`` being per node).
 
     Attributes:
         in_use: Connections running a command (or held by a WATCH).
@@ -141,9 +142,10 @@ class Stats:
     """What ``kv.stats()`` returns.
 
     Attributes:
-        driver: ``"memory"`` or ``"redis"``.
+        driver: ``"memory"``, ``"redis"`` or ``"cluster"``.
         get_or_set: Cache-aside counters.
-        pool: The connection pool (redis driver; None on the memory driver).
+        pool: The connection pool (redis driver; the nodes' pools added up on the cluster
+            driver; None on the memory driver).
         memory: The store (memory driver; None on the redis driver, and before the client
             opened).
         near_cache: The near cache (redis or cluster driver with ``near_cache_max_keys``;
@@ -213,7 +215,12 @@ def collect(kv: AsyncClient) -> Stats:
     if settings.driver == "redis":
         live = None if driver is None else driver._pool
         pool = PoolStats(0, 0, 0, settings.max_connections) if live is None else live.stats()
-    elif settings.driver == "memory" and driver is not None:  # the cluster has no stats yet
+    elif settings.driver == "cluster":
+        if driver is None:
+            pool = PoolStats(0, 0, 0, settings.max_connections)
+        else:
+            pool = driver.pool_stats()
+    elif driver is not None:
         memory = driver.stats()
     if near is None and settings.near_cache_max_keys is not None and settings.driver != "memory":
         near = NearCacheStats(0, 0, 0, 0, 0, 0)  # not opened yet

@@ -40,6 +40,11 @@ def pytest_configure(config: pytest.Config) -> None:
     for name in removed:
         del os.environ[name]
     config.stash[_REMOVED] = removed
+    config.addinivalue_line(
+        "markers",
+        "one_slot: on the cluster, the test's clients put every key in one hash slot "
+        f"(key_prefix={ONE_SLOT_PREFIX!r}); see tests/conftest.py",
+    )
     # The harness's own switch for the redis driver's two paths (nox -s tests runs both):
     # every client of the run then defaults to auto-pipelining on or off.
     auto_pipeline = os.environ.get("AIOKV_TEST_AUTO_PIPELINE")
@@ -94,6 +99,16 @@ def redis_cluster(server_binary: ServerBinary) -> Iterator[RedisCluster]:
 CLUSTER_TARGET = os.environ.get("AIOKV_TEST_CLUSTER", "") not in ("", "0")
 DRIVERS = ["memory", "redis", "cluster"] if CLUSTER_TARGET else ["memory", "redis"]
 
+ONE_SLOT_PREFIX = "{t}:"
+"""On the cluster, the key prefix of the clients of tests marked ``one_slot``.
+
+Such a test runs atomic multi-key operations (RENAME, a transaction, BLMOVE...) on plain keys
+('a', 'b'): a cluster runs them only on keys of one slot, so there its keys get one hash tag
+(``{t}:a``, ``{t}:b``) through the client's ``key_prefix``, which the replies do not show. The
+test checks the same thing on every driver; tests/test_cluster.py checks the refusal of keys
+in several slots. The memory and redis drivers run the test unchanged.
+"""
+
 _SLOTS = "its keys lie in several hash slots, which a cluster refuses (CrossSlotError)"
 CLUSTER_SKIPS: dict[str, str] = {
     # Multi-key commands that are atomic on a server: the cluster refuses them across slots.
@@ -127,6 +142,10 @@ CLUSTER_SKIPS: dict[str, str] = {
         ],
         _SLOTS,
     ),
+    "test_keyspace_commands_in_a_pipeline": (
+        "it queues scan and randomkey, which cover every primary of a cluster and so cannot be "
+        "queued there (InvalidArgumentError; test_cluster_keyspace.py checks)"
+    ),
     "test_falls_back_to_eval_after_a_script_flush": (
         "it flushes the scripts of the standalone server; test_cluster.py flushes every node"
     ),
@@ -150,6 +169,8 @@ def kv_settings(driver: str, request: pytest.FixtureRequest) -> dict[str, Any]:
         return {"driver": "memory"}
     if driver == "cluster":
         cluster: RedisCluster = request.getfixturevalue("redis_cluster")
+        if request.node.get_closest_marker("one_slot") is not None:
+            return {"driver": "cluster", "url": cluster.url, "key_prefix": ONE_SLOT_PREFIX}
         return {"driver": "cluster", "url": cluster.url}
     server: RedisServer = request.getfixturevalue("redis_server")
     return {"driver": "redis", "url": server.url}
@@ -158,6 +179,9 @@ def kv_settings(driver: str, request: pytest.FixtureRequest) -> dict[str, Any]:
 @pytest.fixture
 async def kv(kv_settings: dict[str, Any]) -> AsyncIterator[AsyncClient]:
     """An open client over an empty database, closed after the test."""
+    if "key_prefix" in kv_settings:  # a one_slot test: empty the whole database first
+        async with AsyncClient(**{**kv_settings, "key_prefix": ""}) as plain:
+            await plain.flushdb()
     async with AsyncClient(**kv_settings) as client:
         await client.flushdb()
         yield client

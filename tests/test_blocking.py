@@ -31,17 +31,25 @@ def blocked(kv: AsyncClient, request: pytest.FixtureRequest) -> Blocked:
     if kv.settings.driver == "memory":
         room = kv._driver._blocked  # type: ignore[union-attr]
         return lambda: len({id(w) for waiters in room.values() for w in waiters})
-    server: RedisServer = request.getfixturevalue("redis_server")
+    servers: list[RedisServer]
+    if kv.settings.driver == "cluster":
+        servers = request.getfixturevalue("redis_cluster").nodes
+    else:
+        servers = [request.getfixturevalue("redis_server")]
 
     def count() -> int:
-        info = server.command("INFO", "clients")
-        text = info.decode() if isinstance(info, bytes) else str(info)
-        for line in text.splitlines():
-            if line.startswith("blocked_clients:"):
-                return int(line.split(":")[1])
-        raise AssertionError("no blocked_clients in INFO")
+        return sum(_blocked_clients(server) for server in servers)
 
     return count
+
+
+def _blocked_clients(server: RedisServer) -> int:
+    info = server.command("INFO", "clients")
+    text = info.decode() if isinstance(info, bytes) else str(info)
+    for line in text.splitlines():
+        if line.startswith("blocked_clients:"):
+            return int(line.split(":")[1])
+    raise AssertionError("no blocked_clients in INFO")
 
 
 async def until(condition: Callable[[], bool]) -> None:
@@ -59,6 +67,7 @@ async def start_blocked(
     return task
 
 
+@pytest.mark.one_slot  # see tests/conftest.py
 async def test_pops_at_once_when_a_list_has_elements(kv: AsyncClient) -> None:
     await kv.rpush("b", "1", "2")
     await kv.rpush("c", "3")
@@ -73,6 +82,7 @@ async def test_pops_at_once_when_a_list_has_elements(kv: AsyncClient) -> None:
     assert await kv.lrange("s", 0, -1) == ["y"]
 
 
+@pytest.mark.one_slot  # see tests/conftest.py
 async def test_timeout_returns_none(kv: AsyncClient) -> None:
     assert await kv.blpop(["a", "b"], 0.05) is None
     assert await kv.brpop("a", 0.05) is None
@@ -98,6 +108,7 @@ async def test_first_blocked_is_first_served(kv: AsyncClient, blocked: Blocked) 
     assert blocked() == 0
 
 
+@pytest.mark.one_slot  # see tests/conftest.py
 async def test_a_waiter_on_several_keys_is_served_by_any(kv: AsyncClient, blocked: Blocked) -> None:
     waiter = await start_blocked(blocked, kv.brpop(["a", "b"], 0), before=0)
     await kv.rpush("b", "1", "2")
@@ -106,6 +117,7 @@ async def test_a_waiter_on_several_keys_is_served_by_any(kv: AsyncClient, blocke
     assert blocked() == 0  # it left the queue of "a" too
 
 
+@pytest.mark.one_slot  # see tests/conftest.py
 async def test_blmove_waiter_moves_atomically(kv: AsyncClient, blocked: Blocked) -> None:
     waiter = await start_blocked(blocked, kv.blmove("src", "dst", "RIGHT", "LEFT", 0), before=0)
     await kv.rpush("dst", "old")
@@ -115,6 +127,7 @@ async def test_blmove_waiter_moves_atomically(kv: AsyncClient, blocked: Blocked)
     assert await kv.lrange("dst", 0, -1) == ["a", "old"]
 
 
+@pytest.mark.one_slot  # see tests/conftest.py
 async def test_blmove_into_a_list_others_wait_on_serves_them(
     kv: AsyncClient, blocked: Blocked
 ) -> None:
@@ -126,6 +139,7 @@ async def test_blmove_into_a_list_others_wait_on_serves_them(
     assert await kv.exists("a", "b") == 0
 
 
+@pytest.mark.one_slot  # see tests/conftest.py
 async def test_wrong_type(kv: AsyncClient) -> None:
     await kv.set("s", "v")
     with pytest.raises(WrongTypeError):
@@ -140,6 +154,7 @@ async def test_wrong_type(kv: AsyncClient) -> None:
     assert await kv.lrange("l", 0, -1) == ["y"]
 
 
+@pytest.mark.one_slot  # see tests/conftest.py
 async def test_blmove_waiter_with_a_wrong_type_destination_gets_wrongtype(
     kv: AsyncClient, blocked: Blocked
 ) -> None:
@@ -163,10 +178,11 @@ async def test_bad_arguments(kv: AsyncClient) -> None:
 
 
 async def test_in_a_transaction_they_answer_at_once(kv: AsyncClient) -> None:
+    # One hash tag: a cluster runs a transaction on one slot.
     async with kv.pipeline(transaction=True) as tx:
-        tx.blpop("empty", 0).brpop("empty", 0).blmove("empty", "d", "LEFT", "LEFT", 0)
-        tx.rpush("l", "a", "b").blpop("l", 0).blmove("l", "d", "LEFT", "LEFT", 0)
-    assert tx.replies == [None, None, None, 2, ("l", "a"), "b"]
+        tx.blpop("{t}empty", 0).brpop("{t}empty", 0).blmove("{t}empty", "{t}d", "LEFT", "LEFT", 0)
+        tx.rpush("{t}l", "a", "b").blpop("{t}l", 0).blmove("{t}l", "{t}d", "LEFT", "LEFT", 0)
+    assert tx.replies == [None, None, None, 2, ("{t}l", "a"), "b"]
 
 
 async def test_a_plain_pipeline_refuses_them(kv: AsyncClient) -> None:
@@ -209,7 +225,7 @@ async def test_a_timed_out_waiter_takes_nothing(kv: AsyncClient, blocked: Blocke
 
 
 async def test_prefix_is_taken_off_the_key(make_client: Callable[..., AsyncClient]) -> None:
-    async with make_client(key_prefix="app:") as kv:
+    async with make_client(key_prefix="{app}:") as kv:
         await kv.rpush("q", "x")
         assert await kv.blpop(["p", "q"], 1) == ("q", "x")
         # A reply whose key must lose the prefix takes a step a batch cannot queue.

@@ -1209,6 +1209,7 @@ async def test_unencodable_member_fails_the_whole_command(kv: AsyncClient) -> No
         await kv.sismember("str", "\ud800")
 
 
+@pytest.mark.one_slot  # see tests/conftest.py
 @pytest.mark.parametrize("transaction", [False, True])
 async def test_unencodable_command_fails_alone_in_a_batch(
     kv: AsyncClient, transaction: bool
@@ -1227,6 +1228,7 @@ async def test_unencodable_command_fails_alone_in_a_batch(
     assert [type(r) for r in await p.execute(raise_on_error=False)] == [aiokv.InvalidArgumentError]
 
 
+@pytest.mark.one_slot  # see tests/conftest.py
 async def test_unencodable_command_in_kv_transaction(kv: AsyncClient) -> None:
     # Before multi() it raised a bare UnicodeEncodeError on the redis driver (and closed the
     # watch); queued, it failed the whole EXEC there. Now InvalidArgumentError, as on memory.

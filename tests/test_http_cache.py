@@ -184,28 +184,30 @@ def test_ttl_must_be_positive() -> None:
 
 
 async def test_store_and_invalidate_tags(kv: AsyncClient) -> None:
-    cache = HTTPCache(kv, ttl=60, prefix="h:")
-    await cache.store("h:a", b"1", ["x", "y"])
-    await cache.store("h:b", b"2", ["y"], ttl=120)
-    await cache.store("h:c", b"3")
-    assert await kv.smembers("h:tag:y") == {"h:a", "h:b"}
-    assert 119_000 < await kv.pttl("h:tag:y") <= 120_000  # lives as long as its longest entry
-    assert 59_000 < await kv.pttl("h:tag:x") <= 60_000
-    assert await cache.load("h:a") == b"1"
+    # A cluster keeps an entry and its tags in one slot: the prefix's hash tag does it.
+    cache = HTTPCache(kv, ttl=60, prefix="{h}:")
+    await cache.store("{h}:a", b"1", ["x", "y"])
+    await cache.store("{h}:b", b"2", ["y"], ttl=120)
+    await cache.store("{h}:c", b"3")
+    assert await kv.smembers("{h}:tag:y") == {"{h}:a", "{h}:b"}
+    assert 119_000 < await kv.pttl("{h}:tag:y") <= 120_000  # lives as long as its longest entry
+    assert 59_000 < await kv.pttl("{h}:tag:x") <= 60_000
+    assert await cache.load("{h}:a") == b"1"
     assert await cache.invalidate_tags("y", "y") == 2
-    assert sorted(await kv.keys()) == ["h:c", "h:tag:x"]
+    assert sorted(await kv.keys()) == ["{h}:c", "{h}:tag:x"]
     assert await cache.invalidate_tags("x") == 0  # its entry went with tag y
     assert await cache.invalidate_tags() == 0
-    assert await cache.invalidate("h:c", "h:zz") == 1
+    assert await cache.invalidate("{h}:c", "{h}:zz") == 1
     assert await kv.keys() == []
 
 
 async def test_tags_under_a_client_key_prefix(make_client: object) -> None:
-    async with make_client(key_prefix="app:") as kv:  # type: ignore[operator]
+    # A cluster keeps an entry and its tags in one slot: the prefix's hash tag does it.
+    async with make_client(key_prefix="{app}:") as kv:  # type: ignore[operator]
         await kv.flushdb()
         cache = HTTPCache(kv)
         key = cache.key_for("GET", "/x")
         await cache.store(key, b"1", ["t"])
-        assert await kv.smembers("http:tag:t") == {"app:" + key}  # the full key, as Lua sees it
+        assert await kv.smembers("http:tag:t") == {"{app}:" + key}  # the full key, as Lua sees it
         assert await cache.invalidate_tags("t") == 1
         assert await kv.keys() == []

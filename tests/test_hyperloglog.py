@@ -18,6 +18,9 @@ from aiokv._pipeline import Transaction
 
 STANDARD_ERROR = 1.04 / math.sqrt(16384)  # 0.0081: Redis's documented standard error
 
+# On a cluster, every key of a test in one slot (see tests/conftest.py).
+pytestmark = pytest.mark.one_slot
+
 
 async def _add_all(kv: AsyncClient, key: str, elements: list[str], batch: int = 1000) -> None:
     for start in range(0, len(elements), batch):
@@ -165,7 +168,7 @@ async def test_expired_sketch_counts_as_missing(kv: AsyncClient) -> None:
 
 
 async def test_key_prefix(make_client: Callable[..., AsyncClient]) -> None:
-    async with make_client(key_prefix="app:") as app:
+    async with make_client(key_prefix="{app}:") as app:
         await app.flushdb()
         await app.pfadd("v", "a", "b")
         await app.pfadd("w", "c")

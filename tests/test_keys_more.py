@@ -92,6 +92,7 @@ async def test_a_write_does_break_a_watch(kv: AsyncClient) -> None:
 # --- RENAME, RENAMENX ------------------------------------------------------------------------
 
 
+@pytest.mark.one_slot
 async def test_rename_moves_the_value_and_the_ttl(kv: AsyncClient) -> None:
     await kv.set("a", "v", ttl=100)
     assert await kv.rename("a", "b") is None  # type: ignore[func-returns-value]
@@ -100,6 +101,7 @@ async def test_rename_moves_the_value_and_the_ttl(kv: AsyncClient) -> None:
     assert 99 <= await kv.ttl("b") <= 100
 
 
+@pytest.mark.one_slot
 async def test_rename_replaces_the_destination_and_its_ttl(kv: AsyncClient) -> None:
     await kv.set("a", "v")
     await kv.hset("b", "f", "x")
@@ -109,6 +111,7 @@ async def test_rename_replaces_the_destination_and_its_ttl(kv: AsyncClient) -> N
     assert await kv.ttl("b") == -1
 
 
+@pytest.mark.one_slot
 async def test_rename_of_containers(kv: AsyncClient) -> None:
     await _fill(kv)
     await kv.rename("l", "l2")
@@ -118,6 +121,7 @@ async def test_rename_of_containers(kv: AsyncClient) -> None:
     assert sorted(await kv.keys()) == ["h2", "l2", "s", "z"]
 
 
+@pytest.mark.one_slot
 async def test_rename_of_a_missing_key_raises_no_such_key(kv: AsyncClient) -> None:
     await kv.set("b", "kept")
     with pytest.raises(aiokv.NoSuchKeyError, match="ERR no such key") as caught:
@@ -131,6 +135,7 @@ async def test_rename_of_a_missing_key_raises_no_such_key(kv: AsyncClient) -> No
         await kv.renamenx("missing", "other")
 
 
+@pytest.mark.one_slot
 async def test_rename_of_an_expired_key_raises_no_such_key(kv: AsyncClient) -> None:
     await kv.set("a", "v", ttl=100)
     await kv.pexpire("a", -1)
@@ -146,6 +151,7 @@ async def test_rename_to_itself_changes_nothing(kv: AsyncClient) -> None:
     assert await kv.renamenx("a", "a") is False
 
 
+@pytest.mark.one_slot
 async def test_renamenx(kv: AsyncClient) -> None:
     await kv.set("a", "1", ttl=100)
     await kv.set("b", "2")
@@ -159,6 +165,7 @@ async def test_renamenx(kv: AsyncClient) -> None:
 # --- COPY ------------------------------------------------------------------------------------
 
 
+@pytest.mark.one_slot
 async def test_copy_a_string_with_its_ttl(kv: AsyncClient) -> None:
     await kv.set("a", "v", FAR_FUTURE)
     assert await kv.copy("a", "b") is True
@@ -167,6 +174,7 @@ async def test_copy_a_string_with_its_ttl(kv: AsyncClient) -> None:
     assert await kv.get("a") == "v"
 
 
+@pytest.mark.one_slot
 async def test_copy_of_containers_is_deep(kv: AsyncClient) -> None:
     await _fill(kv)
     for src in ("h", "l", "z"):
@@ -182,6 +190,7 @@ async def test_copy_of_containers_is_deep(kv: AsyncClient) -> None:
     assert await kv.smembers("z2") == {"m", "n"}
 
 
+@pytest.mark.one_slot
 async def test_copy_onto_an_existing_key(kv: AsyncClient) -> None:
     await kv.set("a", "new")
     await kv.set("b", "old", ttl=100)
@@ -192,6 +201,7 @@ async def test_copy_onto_an_existing_key(kv: AsyncClient) -> None:
     assert await kv.ttl("b") == -1  # the source has none
 
 
+@pytest.mark.one_slot
 async def test_copy_of_a_missing_key_is_false(kv: AsyncClient) -> None:
     assert await kv.copy("missing", "b") is False
     assert await kv.copy("missing", "b", replace=True) is False

@@ -97,12 +97,16 @@ async def tkv(kv_settings: dict[str, Any], otel: Otel) -> AsyncIterator[AsyncCli
 def expected_base(kv: AsyncClient, request: pytest.FixtureRequest) -> dict[str, Any]:
     if kv.settings.driver == "memory":
         return {"db.system.name": "aiokv.memory"}
-    server: RedisServer = request.getfixturevalue("redis_server")
+    if kv.settings.driver == "cluster":  # the first node the settings name
+        port = request.getfixturevalue("redis_cluster").nodes[0].port
+    else:
+        server: RedisServer = request.getfixturevalue("redis_server")
+        port = server.port
     return {
         "db.system.name": "redis",
         "db.namespace": "0",
         "server.address": "127.0.0.1",
-        "server.port": server.port,
+        "server.port": port,
     }
 
 
@@ -282,6 +286,13 @@ async def test_stats_without_opentelemetry(kv: AsyncClient) -> None:
         assert kv._run is kv._driver.table  # type: ignore[union-attr]
         assert stats.pool is None
         assert stats.memory == MemoryStats(keys=1, expired=0, evicted=0)
+    elif kv.settings.driver == "cluster":
+        assert stats.memory is None
+        # The nodes' pools added up: loading the topology (CLUSTER SLOTS) took a connection of
+        # one, and without auto-pipelining the commands took one of theirs.
+        assert stats.pool is not None
+        assert stats.pool.idle >= 1
+        assert stats.pool == PoolStats(0, stats.pool.idle, 0, max_connections=64)
     else:
         assert stats.memory is None
         # With auto-pipelining the commands went over the shared connection, not the pool.
@@ -295,7 +306,7 @@ async def test_stats_before_opening_do_not_open(make_client: Callable[..., Async
     kv = make_client(max_connections=3)
     stats = kv.stats()
     assert stats.memory is None
-    if kv.settings.driver == "redis":
+    if kv.settings.driver != "memory":
         assert stats.pool == PoolStats(0, 0, 0, 3)
     assert kv._driver is None
     await kv.aclose()

@@ -30,6 +30,7 @@ def test_the_doc_has_snippets() -> None:
     assert len(snippets()) >= 10
 
 
+@pytest.mark.one_slot
 async def test_snippets_run(kv: AsyncClient, capsys: pytest.CaptureFixture[str]) -> None:
     namespace: dict[str, Any] = {"kv": kv, "__name__": "patterns_md"}
     for line, source in snippets():

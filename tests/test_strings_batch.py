@@ -108,11 +108,13 @@ async def test_mset_refuses_other_value_types_at_call_time(kv: AsyncClient) -> N
     assert await kv.exists("a") == 0
 
 
+@pytest.mark.one_slot
 async def test_msetnx_writes_all_when_no_key_exists(kv: AsyncClient) -> None:
     assert await kv.msetnx({"a": "1", "b": "2"}) is True
     assert await kv.mget("a", "b") == ["1", "2"]
 
 
+@pytest.mark.one_slot
 async def test_msetnx_writes_nothing_when_one_key_exists(kv: AsyncClient) -> None:
     await _hash(kv, "b")
     assert await kv.msetnx({"a": "1", "b": "2", "c": "3"}) is False
@@ -545,6 +547,7 @@ async def test_setrange_beyond_512_mb(kv: AsyncClient) -> None:
 # --- pipelines and transactions --------------------------------------------------------------
 
 
+@pytest.mark.one_slot
 @pytest.mark.parametrize("transaction", [False, True])
 async def test_string_commands_in_a_pipeline(kv: AsyncClient, transaction: bool) -> None:
     await kv.set("old", "o", ttl=100)

@@ -43,6 +43,7 @@ async def test_pipeline_replies_in_order(kv: AsyncClient) -> None:
     assert await p.execute() == [True, 6, "6"]
 
 
+@pytest.mark.one_slot
 @pytest.mark.parametrize("transaction", [False, True])
 async def test_a_failing_command_fails_alone(kv: AsyncClient, transaction: bool) -> None:
     # WRONGTYPE happens when the command runs: in MULTI/EXEC as in a plain pipeline, only that
@@ -57,6 +58,7 @@ async def test_a_failing_command_fails_alone(kv: AsyncClient, transaction: bool)
     assert await kv.get("a") == "2"
 
 
+@pytest.mark.one_slot
 @pytest.mark.parametrize("transaction", [False, True])
 async def test_the_first_error_is_raised_with_every_reply(
     kv: AsyncClient, transaction: bool
@@ -120,6 +122,7 @@ async def test_async_with_sends_nothing_on_exception(kv: AsyncClient) -> None:
     assert len(p) == 0
 
 
+@pytest.mark.one_slot
 async def test_transaction_pipeline_is_atomic(kv: AsyncClient) -> None:
     # Readers running alongside never see one key written without the other.
     await kv.set("x", 0)
@@ -177,6 +180,7 @@ async def test_a_change_between_watch_and_exec_runs_func_again(kv: AsyncClient) 
     assert await kv.get("n") == "4"  # the retry read the other client's write
 
 
+@pytest.mark.one_slot
 async def test_conflicts_past_max_attempts_apply_nothing(kv: AsyncClient) -> None:
     await kv.set("n", 0)
     attempts = 0
@@ -204,6 +208,7 @@ async def test_max_attempts_must_be_positive(kv: AsyncClient) -> None:
         await kv.transaction(nothing, "n", max_attempts=0)
 
 
+@pytest.mark.one_slot
 async def test_deleting_a_watched_key_is_a_change(kv: AsyncClient) -> None:
     await kv.set("k", "v")
     attempts = 0
@@ -222,6 +227,7 @@ async def test_deleting_a_watched_key_is_a_change(kv: AsyncClient) -> None:
     assert await kv.get("out") == "2"
 
 
+@pytest.mark.one_slot
 async def test_expiry_of_a_watched_key_is_a_change(kv: AsyncClient) -> None:
     # The key is watched while alive and expires before EXEC, with no command touching it.
     for _ in range(5):
@@ -307,6 +313,7 @@ async def test_a_refused_command_in_a_transaction_aborts_it(kv: AsyncClient) -> 
     assert await kv.exists("a") == 0
 
 
+@pytest.mark.one_slot
 async def test_a_failing_command_in_a_transaction_fails_alone(kv: AsyncClient) -> None:
     await kv.rpush("list", "x")
 
@@ -379,6 +386,7 @@ def _check_balances(balances: list[int], moves: list[tuple[str, int]]) -> None:
     assert balances == [expected[account] for account in ACCOUNTS]  # no update was lost
 
 
+@pytest.mark.one_slot
 async def test_concurrent_transfers_keep_the_total(kv: AsyncClient) -> None:
     await _open_accounts(kv)
     runs = [0]
@@ -500,6 +508,7 @@ async def test_a_transaction_without_keys_is_a_plain_multi_exec(kv: AsyncClient)
 # The README's "Batches and transactions" block, run on both drivers.
 
 
+@pytest.mark.one_slot
 async def test_readme_block_runs(kv: AsyncClient) -> None:
     code = compile(
         doc_snippet("transactions"), "README.md", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT

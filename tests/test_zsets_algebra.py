@@ -12,6 +12,9 @@ from aiokv import AsyncClient
 
 INF = math.inf
 
+# On a cluster, every key of a test in one slot (see tests/conftest.py).
+pytestmark = pytest.mark.one_slot
+
 
 async def _fill(kv: AsyncClient) -> None:
     await kv.zadd("a", {"x": 1, "y": 2})

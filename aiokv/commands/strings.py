@@ -33,6 +33,8 @@ from .._exceptions import IntegerOverflowError, InvalidArgumentError
 from ._base import (
     ALL_KEYS,
     DEFAULT,
+    IN_ORDER,
+    SAME,
     Command,
     _Default,
     as_float,
@@ -115,13 +117,18 @@ def _encode_getex(key: str, px: int | None, pxat: int | None, persist: bool) -> 
 
 
 def _encode_pairs(name: str) -> Any:
-    def encode(keys: list[str], values: list[str | bytes]) -> tuple[Any, ...]:
+    def encode(pairs: list[tuple[str, str | bytes]]) -> tuple[Any, ...]:
         words: list[Any] = [name]
-        for key, value in zip(keys, values, strict=True):
-            words += (key, value)
+        for pair in pairs:
+            words += pair
         return tuple(words)
 
     return encode
+
+
+def _pair_keys(args: tuple[Any, ...]) -> list[str]:
+    """MSET's keys: the first of each (key, value) pair, so that a cluster can split the pairs."""
+    return [key for key, _ in args[0]]
 
 
 def _none(reply: Any) -> None:
@@ -144,11 +151,18 @@ INCRBY = Command("INCRBY")
 # SET with KEEPTTL, PXAT or GET: apart from SET, whose encoding is the cache's hot path.
 SET_OPTS = Command("SET", encode=_encode_set_opts, decode=bool)
 SET_GET = Command("SET", encode=_encode_set_get, decode=text_or_none)
+# A cluster splits MGET and MSET by slot (not atomic across slots); MSETNX, all or nothing,
+# keeps its keys in one slot.
 MGET = Command(
-    "MGET", readonly=True, encode=lambda keys: ("MGET", *keys), decode=_texts_or_none, keys=ALL_KEYS
+    "MGET",
+    readonly=True,
+    encode=lambda keys: ("MGET", *keys),
+    decode=_texts_or_none,
+    keys=ALL_KEYS,
+    merge=IN_ORDER,
 )
-MSET = Command("MSET", encode=_encode_pairs("MSET"), decode=_true, keys=ALL_KEYS)
-MSETNX = Command("MSETNX", encode=_encode_pairs("MSETNX"), decode=bool, keys=ALL_KEYS)
+MSET = Command("MSET", encode=_encode_pairs("MSET"), decode=_true, keys=_pair_keys, merge=SAME)
+MSETNX = Command("MSETNX", encode=_encode_pairs("MSETNX"), decode=bool, keys=_pair_keys)
 GETDEL = Command("GETDEL", decode=text_or_none)
 GETEX = Command("GETEX", encode=_encode_getex, decode=text_or_none)
 GETEX_PLAIN = Command("GETEX", readonly=True, decode=text_or_none)  # no option: a plain GET
@@ -329,7 +343,7 @@ class StringCommands(Facade):
             InvalidArgumentError: if ``mapping`` is empty.
             TypeError: for value types other than str, bytes, int and float.
         """
-        return self._run[MSET](*self._pairs(mapping, "mset"))
+        return self._run[MSET](self._pairs(mapping, "mset"))
 
     @command
     def msetnx(self, mapping: Mapping[str, Value]) -> Awaitable[bool]:
@@ -342,15 +356,13 @@ class StringCommands(Facade):
             InvalidArgumentError: if ``mapping`` is empty.
             TypeError: for value types other than str, bytes, int and float.
         """
-        return self._run[MSETNX](*self._pairs(mapping, "msetnx"))
+        return self._run[MSETNX](self._pairs(mapping, "msetnx"))
 
-    def _pairs(
-        self, mapping: Mapping[str, Value], command: str
-    ) -> tuple[list[str], list[str | bytes]]:
+    def _pairs(self, mapping: Mapping[str, Value], command: str) -> list[tuple[str, str | bytes]]:
         if not mapping:
             raise InvalidArgumentError(f"{command} needs at least one key")
         values = [encode_value(value) for value in mapping.values()]
-        return self._keys(tuple(mapping)), values
+        return list(zip(self._keys(tuple(mapping)), values, strict=True))
 
     @command
     def getdel(self, key: str) -> Awaitable[str | None]:

@@ -10,11 +10,12 @@ from redis import exceptions as rexc
 from redis.asyncio.cluster import ClusterNode
 from redis.asyncio.connection import Connection
 
-from .._exceptions import ClientClosedError, OutcomeUnknownError
+from .._exceptions import ClientClosedError, InvalidArgumentError, OutcomeUnknownError
 from ..commands._base import Command, Table
+from ._cluster_keyspace import refuse_in_batch
 from ._redis_errors import translate_error
 from ._slots import cross_slot_error, key_slot
-from .redis import _decode, _exchange, _WatchFailed, _words
+from .redis import _decode, _exchange, _WatchFailed, _without_unsendable, _words
 
 if TYPE_CHECKING:
     from .cluster import ClusterDriver
@@ -65,15 +66,39 @@ class ClusterWatch:
         self._watching = True
         self.table: Table = _SessionTable(self)
 
-    def _check(self, keys: Sequence[str]) -> None:
+    async def _check(self, keys: Sequence[str]) -> None:
+        """Raise CrossSlotError for a key outside the session's slot.
+
+        A session that watches no key takes the slot of the first key it meets, and moves to
+        that slot's node if it is another (nothing is watched yet, so nothing is lost).
+        """
         for key in keys:
             slot = key_slot(key)
-            if slot != self._slot:
-                watched = (self._watched, self._slot) if self._slot is not None else None
+            if self._slot is None:
+                await self._move_to(slot)
+                self._slot, self._watched = slot, key
+            elif slot != self._slot:
                 raise cross_slot_error(
                     "a transaction on a cluster (keys of one slot, the watched keys')",
-                    (*(() if watched is None else (watched,)), (key, slot)),
+                    ((self._watched, self._slot), (key, slot)),
                 )
+
+    async def _move_to(self, slot: int) -> None:
+        driver = self._driver
+        cluster = await driver._ready()
+        node = driver._node(cluster, slot)
+        if node is None or node is self._node or self._conn is None:
+            return  # no owner now: the command meets the cluster's own refusal or MOVED
+        conn = await driver._acquire(node)
+        try:
+            if not conn.is_connected:
+                await conn.connect()  # type: ignore[no-untyped-call]
+        except rexc.RedisError as exc:
+            node.release(conn)
+            raise translate_error(exc, driver._settings, 1) from exc
+        old, self._conn = self._conn, conn
+        old_node, self._node = self._node, node
+        old_node.release(old)
 
     async def run(self, *words: Words, readonly: bool = True) -> list[Any]:
         conn = self._conn
@@ -82,6 +107,8 @@ class ClusterWatch:
         settings = self._driver._settings
         try:
             return await _exchange(conn, words)
+        except (UnicodeEncodeError, TypeError) as exc:  # nothing was sent: the watch holds
+            raise InvalidArgumentError(f"cannot send this argument: {exc}") from exc
         except rexc.ConnectionError as exc:
             await self.close()
             if not readonly:
@@ -98,14 +125,23 @@ class ClusterWatch:
             raise
 
     async def execute(self, spec: Command, *args: Any) -> Any:
-        self._check(spec.keys(args))
+        refuse_in_batch(spec)
+        await self._check(spec.keys(args))
         reply = (await self.run(_words(spec, args), readonly=spec.readonly))[0]
         if isinstance(reply, rexc.RedisError):
             raise translate_error(reply, self._driver._settings) from reply
         return _decode(spec, args, reply)
 
     async def exec(self, calls: Sequence[tuple[Command, tuple[Any, ...]]]) -> list[Any] | None:
-        self._check([key for spec, args in calls for key in spec.keys(args)])
+        for spec, _ in calls:
+            refuse_in_batch(spec)
+        await self._check([key for spec, args in calls for key in spec.keys(args)])
+        try:
+            return await self._exec(calls)
+        except InvalidArgumentError as exc:  # a command that cannot be sent: it fails alone
+            return await _without_unsendable(exc, calls, self._exec)
+
+    async def _exec(self, calls: Sequence[tuple[Command, tuple[Any, ...]]]) -> list[Any] | None:
         words = [("MULTI",), *(_words(spec, args) for spec, args in calls), ("EXEC",)]
         replies = await self.run(*words, readonly=False)
         self._watching = False

@@ -30,11 +30,15 @@ only when it cannot have run twice to any effect.
   unchanged: a command is re-sent only if it was not written or is a read; a dead node's
   connection fails exactly the commands it carried; ``socket_timeout`` bounds each caller's
   wait; a cancelled caller's reply is read and dropped. An ``ASK`` redirection is followed on a
-  pooled connection (``ASKING`` and the command must be adjacent). Blocking and
-  connection-state commands, pipelines, transactions and WATCH use pooled connections.
+  pooled connection (``ASKING`` and the command must be adjacent). Connection-state commands,
+  pipelines, transactions and WATCH use pooled connections.
+* Blocking pops (BLPOP, BRPOP, BLMOVE) wait on connections of their own, outside the pools,
+  their reply read for their timeout plus ``socket_timeout`` (:mod:`._cluster_blocking`).
 * Pipelines are grouped by node: one round trip per node, the nodes in parallel. A transaction
   (``pipeline(transaction=True)``, ``transaction()``, WATCH) runs on the node of its one slot.
-* Walks (``scan_iter``, ``keys``) and ``dbsize``/``flushdb`` cover every primary.
+* Walks (``scan_iter``, ``keys``, ``scan`` steps), ``randomkey`` and ``dbsize``/``flushdb``
+  cover every primary (:mod:`._cluster_keyspace`); a pipeline cannot queue ``scan`` or
+  ``randomkey``.
 * TLS: the TLS settings (``REDIS_TLS``, ``REDIS_TLS_CA_CERTS``, ... or a ``rediss+cluster://``
   URL) apply to every node, the ones the cluster announces too.
 
@@ -76,6 +80,10 @@ from .._pipeline import WatchSession
 from .._script import Script, ScriptArg
 from .._settings import KVSettings
 from ..commands._base import NO_KEYS, Command, Table, text
+from ..commands.blocking import BLOCKING
+from ..observability import PoolStats
+from ._cluster_blocking import Waiters, execute_blocking
+from ._cluster_keyspace import SPREAD, batch_refusal, refuse_in_batch
 from ._cluster_mux import NodeMuxes, close_at_loop_shutdown
 from ._cluster_watch import ClusterWatch, release
 from ._redis_errors import is_tls_error, translate_error
@@ -83,7 +91,13 @@ from ._redis_mux import PINNED_COMMANDS, Lost, Unsent, pack
 from ._redis_pool import OtherLoop, cancel_requests, resume_cancellation, step
 from ._redis_tls import tls_options
 from ._slots import key_slot, slot_of
-from .redis import RedisDriver, _decode, _WatchFailed, _words
+from .redis import (
+    RedisDriver,
+    _decode,
+    _WatchFailed,
+    _without_unsendable,
+    _words,
+)
 from .redis import _exchange as _send_and_read
 
 if TYPE_CHECKING:
@@ -132,14 +146,23 @@ class _NotSent(Exception):
 
 
 class _Execute(dict[Command, Callable[..., Awaitable[Any]]]):
-    """The cluster driver's command table: every command runs :meth:`ClusterDriver.execute`."""
+    """The cluster driver's command table: every command runs :meth:`ClusterDriver.execute`,
+    except blocking ones (:mod:`._cluster_blocking`) and SCAN and RANDOMKEY, which cover every
+    primary (:mod:`._cluster_keyspace`)."""
 
-    def __init__(self, execute: Callable[..., Awaitable[Any]]) -> None:
+    def __init__(self, driver: ClusterDriver) -> None:
         super().__init__()
-        self._execute = execute
+        self._driver = driver
 
     def __missing__(self, spec: Command) -> Callable[..., Awaitable[Any]]:
-        run = self[spec] = functools.partial(self._execute, spec)
+        run: Callable[..., Awaitable[Any]]
+        if spec in BLOCKING:
+            run = functools.partial(execute_blocking, self._driver, spec)
+        elif spec in SPREAD:
+            run = functools.partial(SPREAD[spec], self._driver)
+        else:
+            run = functools.partial(self._driver.execute, spec)
+        self[spec] = run
         return run
 
 
@@ -181,6 +204,7 @@ class ClusterDriver:
         # Called after the slot table changed (reloaded, or patched after a MOVED): the near
         # cache empties itself then (its entries were tracked by the nodes of the old table).
         self.on_topology: Callable[[], None] | None = None
+        self._waiters: Waiters | None = None  # blocking commands' connections
 
     # -- lifetime ----------------------------------------------------------------------------
 
@@ -270,13 +294,29 @@ class ClusterDriver:
         pubsub, self._pubsub = self._pubsub, None
         if pubsub is not None:
             await pubsub.aclose()
+        waiting, self._waiters = self._waiters, None
+        if waiting is not None and waiting.loop is asyncio.get_running_loop():
+            await waiting.close()
         cluster, self._cluster = self._cluster, None
         if cluster is not None and self._loop is asyncio.get_running_loop():
             await cluster.aclose()
 
+    def pool_stats(self) -> PoolStats:
+        """The nodes' pools added up (``max_connections`` is per node); the multiplexed and
+        the blocking commands' connections are not in them, as on the redis driver."""
+        cluster = self._cluster
+        in_use = idle = 0
+        if cluster is not None:
+            for node in cluster.nodes_manager.nodes_cache.values():
+                opened = len(getattr(node, "_connections", ()))
+                free = len(getattr(node, "_free", ()))
+                in_use += opened - free
+                idle += free
+        return PoolStats(in_use, idle, 0, self._settings.max_connections)
+
     @property
     def table(self) -> Table:
-        return _Execute(self.execute)
+        return _Execute(self)
 
     async def subscribe(
         self, channels: Sequence[str], patterns: Sequence[str], sink: Subscription
@@ -699,7 +739,9 @@ class ClusterDriver:
             words = [_words(*calls[i]) for i in indexes]
             try:
                 answers = await self._exchange_on(node, words)
-            except _NotSent:
+            except (_NotSent, InvalidArgumentError):
+                # Nothing was written (connecting failed, or a command could not be encoded):
+                # each is sent alone, and one that cannot be sent fails alone.
                 retry = indexes
             except rexc.ConnectionError as exc:
                 cluster = self._cluster
@@ -747,12 +789,19 @@ class ClusterDriver:
         self, calls: Sequence[tuple[Command, tuple[Any, ...]]], atomic: bool
     ) -> list[Any]:
         if atomic:
+            for spec, _ in calls:
+                refuse_in_batch(spec)
             slot = slot_of(
                 (key for spec, args in calls for key in spec.keys(args)), "a transaction"
             )
-            words = [("MULTI",), *(_words(spec, args) for spec, args in calls), ("EXEC",)]
-            replies = await self._on(slot, words, False)
-            return self._exec_replies(calls, replies)
+            try:
+                return await self._transaction(slot, calls)
+            except InvalidArgumentError as exc:  # a command that cannot be sent: it fails alone
+                replies = await _without_unsendable(
+                    exc, calls, lambda rest: self._transaction(slot, rest)
+                )
+            assert replies is not None  # only a watch answers None
+            return replies
         # Each call on its own slot; split commands are split, then merged back in place.
         flat: list[tuple[Command, tuple[Any, ...]]] = []
         targets: list[Target | None] = []
@@ -761,7 +810,10 @@ class ClusterDriver:
         for spec, args in calls:
             keys = spec.keys(args)
             slots = {key_slot(key) for key in keys}
-            if len(slots) <= 1 and (keys or spec.merge is None):
+            refused = batch_refusal(spec)
+            if refused is not None:
+                plan.append(refused)
+            elif len(slots) <= 1 and (keys or spec.merge is None):
                 plan.append(len(flat))
                 flat.append((spec, args))
                 targets.append(slots.pop() if slots else None)
@@ -800,6 +852,13 @@ class ClusterDriver:
                 failed = next((part for part in parts if isinstance(part, BaseException)), None)
                 out.append(failed if failed is not None else spec.merge(parts, where_list, size))
         return out
+
+    async def _transaction(
+        self, slot: int | None, calls: Sequence[tuple[Command, tuple[Any, ...]]]
+    ) -> list[Any]:
+        words = [("MULTI",), *(_words(spec, args) for spec, args in calls), ("EXEC",)]
+        replies = await self._on(slot, words, False)
+        return self._exec_replies(calls, replies)
 
     def _exec_replies(
         self, calls: Sequence[tuple[Command, tuple[Any, ...]]], replies: list[Any]

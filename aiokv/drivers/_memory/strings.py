@@ -190,13 +190,14 @@ class StringHandlers(Store):
         return found
 
     @handles(spec.MSET)
-    async def mset(self, keys: Sequence[str], values: Sequence[str | bytes]) -> bool:
-        self._write_strings(keys, [_canonical(value) for value in values])
+    async def mset(self, pairs: Sequence[tuple[str, str | bytes]]) -> bool:
+        self._write_strings([key for key, _ in pairs], [_canonical(value) for _, value in pairs])
         return True
 
     @handles(spec.MSETNX)
-    async def msetnx(self, keys: Sequence[str], values: Sequence[str | bytes]) -> bool:
-        stored = [_canonical(value) for value in values]
+    async def msetnx(self, pairs: Sequence[tuple[str, str | bytes]]) -> bool:
+        keys = [key for key, _ in pairs]
+        stored = [_canonical(value) for _, value in pairs]
         if any(self._lookup(key) is not None for key in keys):
             return False
         self._write_strings(keys, stored)
