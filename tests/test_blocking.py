@@ -90,6 +90,7 @@ async def test_timeout_returns_none(kv: AsyncClient) -> None:
     assert await kv.exists("a", "b") == 0
 
 
+@pytest.mark.one_slot  # see tests/conftest.py
 async def test_first_blocked_is_first_served(kv: AsyncClient, blocked: Blocked) -> None:
     first = await start_blocked(blocked, kv.blpop("q", 0), before=0)
     second = await start_blocked(blocked, kv.blpop(["other", "q"], 0), before=1)

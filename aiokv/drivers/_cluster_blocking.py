@@ -48,25 +48,35 @@ class Waiters:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self._idle: dict[str, list[Connection]] = {}
+        self._busy: set[Connection] = set()
 
     def take(self, node: ClusterNode) -> Connection:
         """An idle connection to ``node``, or a new one (not yet connected)."""
         idle = self._idle.get(node.name)
         if idle:
-            return idle.pop()
-        # No retries inside redis-py, as in the node's own pool: the driver decides.
-        options = {**node.connection_kwargs, "retry": Retry(NoBackoff(), 0)}
-        conn: Connection = node.connection_class(**options)
+            conn = idle.pop()
+        else:
+            # No retries inside redis-py, as in the node's own pool: the driver decides.
+            options = {**node.connection_kwargs, "retry": Retry(NoBackoff(), 0)}
+            conn = node.connection_class(**options)
+        self._busy.add(conn)
         return conn
 
     def give_back(self, node: ClusterNode, conn: Connection) -> None:
+        self._busy.discard(conn)
         self._idle.setdefault(node.name, []).append(conn)
 
+    async def drop(self, conn: Connection) -> None:
+        """Close ``conn`` for good (the server stops waiting for it)."""
+        self._busy.discard(conn)
+        await conn.disconnect(nowait=True)
+
     async def close(self) -> None:
+        """Close every connection; the calls waiting on one end (with ClientClosedError)."""
         idle, self._idle = self._idle, {}
-        for conns in idle.values():
-            for conn in conns:
-                await conn.disconnect(nowait=True)
+        busy, self._busy = self._busy, set()
+        for conn in [*busy, *(conn for conns in idle.values() for conn in conns)]:
+            await conn.disconnect(nowait=True)
 
 
 def waiters(driver: ClusterDriver) -> Waiters:
@@ -112,7 +122,7 @@ async def execute_blocking(driver: ClusterDriver, spec: Command, *args: Any) -> 
             if not conn.is_connected:
                 await conn.connect()  # type: ignore[no-untyped-call]
         except rexc.RedisError as exc:  # nothing was sent
-            await conn.disconnect(nowait=True)
+            await pool.drop(conn)
             failures += 1
             if driver._closed:
                 raise ClientClosedError() from exc
@@ -122,12 +132,12 @@ async def execute_blocking(driver: ClusterDriver, spec: Command, *args: Any) -> 
             await asyncio.sleep(driver._backoff.compute(failures))
             continue
         try:
-            try:
-                sent = (("ASKING",), words) if asking is not None else (words,)
-                packed = conn.pack_commands(sent) if len(sent) > 1 else conn.pack_command(*words)
-            except (UnicodeEncodeError, TypeError) as exc:
-                pool.give_back(node, conn)
-                raise InvalidArgumentError(f"cannot send this argument: {exc}") from exc
+            sent = (("ASKING",), words) if asking is not None else (words,)
+            packed = conn.pack_commands(sent) if len(sent) > 1 else conn.pack_command(*words)
+        except (UnicodeEncodeError, TypeError) as exc:  # nothing was sent
+            pool.give_back(node, conn)
+            raise InvalidArgumentError(f"cannot send this argument: {exc}") from exc
+        try:
             await conn.send_packed_command(packed, check_health=False)
             if asking is not None:
                 await read_reply(conn, settings.socket_timeout)  # ASKING: OK
@@ -142,24 +152,31 @@ async def execute_blocking(driver: ClusterDriver, spec: Command, *args: Any) -> 
             asking = await driver._follow(cluster, exc, redirects)
             continue
         except TimeoutError as exc:
-            await conn.disconnect(nowait=True)
+            await pool.drop(conn)
+            if driver._closed:
+                raise ClientClosedError() from exc
             raise KVTimeoutError(
                 f"{spec.name} got no reply from {node.name} of {settings.masked_url} within its "
                 f"timeout plus socket_timeout ({limit} s); an element may or may not have been "
                 "taken"
             ) from exc
         except (rexc.ConnectionError, rexc.TimeoutError) as exc:
-            await conn.disconnect(nowait=True)
-            driver._stale(cluster, node)
+            await pool.drop(conn)
             if driver._closed:
                 raise ClientClosedError() from exc
+            driver._stale(cluster, node)
             raise OutcomeUnknownError(
                 f"the connection to {node.name} of {settings.masked_url} failed while "
                 f"{spec.name} waited ({exc}); an element may or may not have been taken"
             ) from exc
+        except Exception as exc:
+            await pool.drop(conn)
+            if driver._closed:  # aclose() closed the connection under the read
+                raise ClientClosedError() from exc
+            raise
         except BaseException:
             # Cancelled while the server may still wait for us: closing makes it stop.
-            await conn.disconnect(nowait=True)
+            await pool.drop(conn)
             raise
         pool.give_back(node, conn)
         return _decode(spec, args, reply)
