@@ -19,6 +19,7 @@ from aiokv import AsyncClient, InvalidArgumentError, TransactionAbortedError, Wr
 __all__ = ["blocked"]  # the fixture, shared with test_blocking.py
 
 
+@pytest.mark.one_slot  # several keys in one atomic pop: one slot on a cluster
 async def test_pops_at_once_when_a_sorted_set_has_members(kv: AsyncClient) -> None:
     await kv.zadd("b", {"x": 1, "y": 2, "z": 3})
     await kv.zadd("c", {"w": -1.5})
@@ -38,12 +39,14 @@ async def test_ties_and_infinite_scores(kv: AsyncClient) -> None:
     assert await kv.bzpopmax("z", 1) == ("z", "b", 1.0)
 
 
+@pytest.mark.one_slot  # several keys in one atomic pop: one slot on a cluster
 async def test_timeout_returns_none(kv: AsyncClient) -> None:
     assert await kv.bzpopmin(["a", "b"], 0.05) is None
     assert await kv.bzpopmax("a", 0.05) is None
     assert await kv.exists("a", "b") == 0
 
 
+@pytest.mark.one_slot  # several keys in one atomic pop: one slot on a cluster
 async def test_wrong_type(kv: AsyncClient) -> None:
     await kv.rpush("l", "x")
     with pytest.raises(WrongTypeError):
@@ -64,6 +67,7 @@ async def test_bad_arguments(kv: AsyncClient) -> None:
         kv.bzpopmax("a", "1")  # type: ignore[arg-type]
 
 
+@pytest.mark.one_slot  # several keys in one atomic pop: one slot on a cluster
 async def test_first_blocked_is_first_served(kv: AsyncClient, blocked: Blocked) -> None:
     first = await start_blocked(blocked, kv.bzpopmin("z", 0), before=0)
     second = await start_blocked(blocked, kv.bzpopmax(["other", "z"], 0), before=1)
@@ -82,6 +86,7 @@ async def test_first_blocked_is_first_served(kv: AsyncClient, blocked: Blocked) 
     assert blocked() == 0
 
 
+@pytest.mark.one_slot  # several keys in one atomic pop: one slot on a cluster
 async def test_a_waiter_on_several_keys_is_served_by_any(kv: AsyncClient, blocked: Blocked) -> None:
     waiter = await start_blocked(blocked, kv.bzpopmax(["a", "b"], 0), before=0)
     await kv.zadd("b", {"x": 1, "y": 2})
@@ -142,10 +147,10 @@ async def test_a_waiter_for_the_other_type_waits_on(kv: AsyncClient, blocked: Bl
 
 async def test_in_a_transaction_they_answer_at_once(kv: AsyncClient) -> None:
     async with kv.pipeline(transaction=True) as tx:
-        tx.bzpopmin("empty", 0).bzpopmax(["empty", "z"], 0)
-        tx.zadd("z", {"a": 1, "b": 2}).bzpopmax("z", 0).bzpopmin(["empty", "z"], 0)
-    assert tx.replies == [None, None, 2, ("z", "b", 2.0), ("z", "a", 1.0)]
-    assert await kv.exists("z") == 0
+        tx.bzpopmin("{t}empty", 0).bzpopmax(["{t}empty", "{t}z"], 0)
+        tx.zadd("{t}z", {"a": 1, "b": 2}).bzpopmax("{t}z", 0).bzpopmin(["{t}empty", "{t}z"], 0)
+    assert tx.replies == [None, None, 2, ("{t}z", "b", 2.0), ("{t}z", "a", 1.0)]
+    assert await kv.exists("{t}z") == 0
 
 
 async def test_a_plain_pipeline_refuses_them(kv: AsyncClient) -> None:
@@ -184,8 +189,9 @@ async def test_a_timed_out_waiter_takes_nothing(kv: AsyncClient, blocked: Blocke
     assert await kv.zrange("z", 0, -1) == ["a"]
 
 
+@pytest.mark.one_slot  # several keys in one atomic pop: one slot on a cluster
 async def test_prefix_is_taken_off_the_key(make_client: Callable[..., AsyncClient]) -> None:
-    async with make_client(key_prefix="app:") as kv:
+    async with make_client(key_prefix="{app}:") as kv:
         await kv.zadd("z", {"m": 7})
         assert await kv.bzpopmax(["y", "z"], 1) == ("z", "m", 7.0)
         with pytest.raises(TransactionAbortedError):
