@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
+import redis
 from conftest import CLUSTER_TARGET
 from hypothesis import HealthCheck, given, settings
 from servers import RedisCluster, RedisServer, ServerBinary
@@ -369,6 +370,11 @@ def _owner(node: RedisServer, slot: int) -> int | None:
     return None
 
 
+@pytest.mark.skipif(
+    redis.__version__.startswith("5.0."),
+    reason="redis-py 5.0 has no NodesManager.move_slot: the slot table is reloaded at the next "
+    "lookup, so the count of commands on the new owner differs by one",
+)
 async def test_a_miss_on_a_moved_slot_follows_it(small_cluster: RedisCluster) -> None:
     small_cluster.flushall()
     slot = key_slot("moving")

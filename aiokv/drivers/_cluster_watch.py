@@ -94,11 +94,11 @@ class ClusterWatch:
             if not conn.is_connected:
                 await conn.connect()  # type: ignore[no-untyped-call]
         except rexc.RedisError as exc:
-            node.release(conn)
+            release(node, conn)
             raise translate_error(exc, driver._settings, 1) from exc
         old, self._conn = self._conn, conn
         old_node, self._node = self._node, node
-        old_node.release(old)
+        release(old_node, old)
 
     async def run(self, *words: Words, readonly: bool = True) -> list[Any]:
         conn = self._conn

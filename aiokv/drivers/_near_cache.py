@@ -93,6 +93,23 @@ TRACKED: dict[Command, Callable[[Any], Any] | None] = {
 _FLUSHES = frozenset({"FLUSHDB", "FLUSHALL", "SWAPDB"})
 _RETRY_OPEN = 1.0  # seconds before trying again to open a tracking connection that failed
 _REDIRECTS = (rexc.MovedError, rexc.AskError, rexc.TryAgainError, rexc.ClusterDownError)
+_REDIRECT_CODES: dict[str, type[rexc.RedisError]] = {
+    "MOVED": rexc.MovedError,
+    "ASK": rexc.AskError,
+    "TRYAGAIN": rexc.TryAgainError,
+    "CLUSTERDOWN": rexc.ClusterDownError,
+}
+
+
+def _redirect_of(reply: Any) -> Any:
+    """A redirection redis-py < 5.1 left as a plain ResponseError, as its own class."""
+    if type(reply) is rexc.ResponseError:
+        code, _, rest = str(reply).partition(" ")
+        kind = _REDIRECT_CODES.get(code)
+        if kind is not None:
+            return kind(rest)
+    return reply
+
 
 Entry = list[Any]  # [value, deadline (monotonic seconds), used since the last eviction pass]
 
@@ -290,6 +307,7 @@ class NearCache:
                     if isinstance(exc.cause, rexc.TimeoutError):
                         raise translate_error(exc.cause, self.settings, 1) from exc.cause
                     return await inner(*args)  # a read: safe to send again, with the retries
+                reply = _redirect_of(reply)  # redis-py 5.0 leaves MOVED/ASK as plain errors
                 if isinstance(reply, _REDIRECTS):  # a cluster's slot elsewhere: nothing ran
                     if await self.redirected(reply, attempt):
                         continue
