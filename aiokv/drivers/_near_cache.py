@@ -56,6 +56,7 @@ from ..commands.sets import SCARD, SISMEMBER, SMEMBERS
 from ..commands.strings import GET, GET_BYTES, STRLEN
 from ..observability import NearCacheCounters, NearCacheStats
 from ._near_tracking import DEFAULT_TIMEOUT, TrackingConnection, TrackingLost, TrackingRefused
+from ._redis_errors import redirect_of as _redirect_of
 from ._redis_errors import translate_error
 from ._redis_mux import Connections, pack
 from .cluster import ClusterDriver
@@ -93,22 +94,6 @@ TRACKED: dict[Command, Callable[[Any], Any] | None] = {
 _FLUSHES = frozenset({"FLUSHDB", "FLUSHALL", "SWAPDB"})
 _RETRY_OPEN = 1.0  # seconds before trying again to open a tracking connection that failed
 _REDIRECTS = (rexc.MovedError, rexc.AskError, rexc.TryAgainError, rexc.ClusterDownError)
-_REDIRECT_CODES: dict[str, type[rexc.RedisError]] = {
-    "MOVED": rexc.MovedError,
-    "ASK": rexc.AskError,
-    "TRYAGAIN": rexc.TryAgainError,
-    "CLUSTERDOWN": rexc.ClusterDownError,
-}
-
-
-def _redirect_of(reply: Any) -> Any:
-    """A redirection redis-py < 5.1 left as a plain ResponseError, as its own class."""
-    if type(reply) is rexc.ResponseError:
-        code, _, rest = str(reply).partition(" ")
-        kind = _REDIRECT_CODES.get(code)
-        if kind is not None:
-            return kind(rest)
-    return reply
 
 
 Entry = list[Any]  # [value, deadline (monotonic seconds), used since the last eviction pass]

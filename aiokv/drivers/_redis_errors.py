@@ -22,7 +22,7 @@ from .._exceptions import (
 )
 from .._settings import KVSettings
 
-__all__ = ["is_tls_error", "pool_timeout_error", "translate_error"]
+__all__ = ["is_tls_error", "pool_timeout_error", "redirect_of", "translate_error"]
 
 # Reply prefixes, most specific first; the message is kept as the server wrote it.
 _REPLY_ERRORS: tuple[tuple[str, type[CommandError]], ...] = (
@@ -134,3 +134,21 @@ def pool_timeout_error(settings: KVSettings) -> KVTimeoutError:
         f"{settings.pool_timeout}s (all max_connections={settings.max_connections} busy); "
         "raise REDIS_MAX_CONNECTIONS or REDIS_POOL_TIMEOUT"
     )
+
+
+_REDIRECT_CODES: dict[str, type[rexc.RedisError]] = {
+    "MOVED": rexc.MovedError,
+    "ASK": rexc.AskError,
+    "TRYAGAIN": rexc.TryAgainError,
+    "CLUSTERDOWN": rexc.ClusterDownError,
+}
+
+
+def redirect_of(reply: object) -> object:
+    """A cluster redirection that redis-py < 5.1 left as a plain ResponseError, as its class."""
+    if type(reply) is rexc.ResponseError:
+        code, _, rest = str(reply).partition(" ")
+        kind = _REDIRECT_CODES.get(code)
+        if kind is not None:
+            return kind(rest)
+    return reply

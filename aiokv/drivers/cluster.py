@@ -87,6 +87,7 @@ from ._cluster_keyspace import SPREAD, batch_refusal, refuse_in_batch
 from ._cluster_mux import NodeMuxes, close_at_loop_shutdown
 from ._cluster_watch import ClusterWatch, release
 from ._redis_errors import is_tls_error, translate_error
+from ._redis_errors import redirect_of as _redirect_of
 from ._redis_mux import PINNED_COMMANDS, Lost, Unsent, pack
 from ._redis_pool import OtherLoop, cancel_requests, resume_cancellation, step
 from ._redis_tls import tls_options
@@ -110,22 +111,6 @@ _EVALSHA = Command("EVALSHA")
 _EVAL = Command("EVAL")
 _MAX_REDIRECTS = 16
 _REDIRECTS = (rexc.MovedError, rexc.AskError, rexc.TryAgainError, rexc.ClusterDownError)
-_REDIRECT_CODES: dict[str, type[rexc.RedisError]] = {
-    "MOVED": rexc.MovedError,
-    "ASK": rexc.AskError,
-    "TRYAGAIN": rexc.TryAgainError,
-    "CLUSTERDOWN": rexc.ClusterDownError,
-}
-
-
-def _redirect_of(reply: Any) -> Any:
-    """A redirection redis-py < 5.1 left as a plain ResponseError, as its own class."""
-    if type(reply) is rexc.ResponseError:
-        code, _, rest = str(reply).partition(" ")
-        kind = _REDIRECT_CODES.get(code)
-        if kind is not None:
-            return kind(rest)
-    return reply
 
 
 async def _exchange(conn: Connection, words: Sequence[Words]) -> list[Any]:
