@@ -151,6 +151,39 @@ async def test_a_batch_cannot_queue_scan_or_randomkey(ckv: AsyncClient) -> None:
         await ckv.transaction(body, "a")
 
 
+@pytest.mark.parametrize("where", ["cluster", "memory with slot checks"])
+@pytest.mark.parametrize("name", ["dbsize", "flushdb"])
+async def test_a_transaction_cannot_run_a_command_that_covers_every_primary(
+    redis_cluster: RedisCluster, where: str, name: str
+) -> None:
+    """On one node DBSIZE would count (FLUSHDB empty) a part of the keyspace only."""
+    settings: dict[str, object] = (
+        {"url": redis_cluster.url}
+        if where == "cluster"
+        else {"driver": "memory", "memory_cluster_slots": True}
+    )
+    async with AsyncClient(**settings) as kv:  # type: ignore[arg-type]
+        await kv.flushdb()
+        await kv.mset(dict.fromkeys(KEYS, "1"))
+        tx = kv.pipeline(transaction=True)
+        tx.set("a", "2")
+        getattr(tx, name)()
+        with pytest.raises(InvalidArgumentError, match=f"{name.upper()} covers every primary"):
+            await tx.execute()
+        assert await kv.get("a") is None  # the transaction sent nothing
+
+        async def body(tx: Transaction) -> None:
+            await getattr(tx, name)()
+
+        with pytest.raises(InvalidArgumentError, match=f"call kv.{name}\\(\\) outside"):
+            await kv.transaction(body, "a")
+        # Outside a transaction, on every primary; a plain pipeline too.
+        p = kv.pipeline()
+        p.dbsize()
+        assert await p.execute() == [len(KEYS)]
+        assert await kv.dbsize() == len(KEYS)
+
+
 # -- blocking pops --------------------------------------------------------------------------------
 
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from redis import exceptions as rexc
 from redis.asyncio.cluster import ClusterNode
 
-from .._exceptions import InvalidArgumentError, KVError
+from .._exceptions import KVError
 from ..commands._base import Command
 from ..commands.keys import RANDOMKEY, SCAN
 from ._redis_errors import translate_error
@@ -32,28 +32,11 @@ if TYPE_CHECKING:
 
     from .cluster import ClusterDriver
 
-__all__ = ["SPREAD", "batch_refusal", "refuse_in_batch"]
+__all__ = ["SPREAD"]
 
 _SLOT_BITS = 14
 _SLOT_MASK = (1 << _SLOT_BITS) - 1
 _CURSOR_LIMIT = 1 << (64 - _SLOT_BITS)
-
-
-def batch_refusal(spec: Command) -> InvalidArgumentError | None:
-    """The error for SCAN and RANDOMKEY, which a batch cannot run on a cluster; else None."""
-    if spec not in SPREAD:
-        return None
-    return InvalidArgumentError(
-        f"{spec.name} asks every primary of a cluster in turn, which a pipeline or a "
-        f"transaction cannot queue: call kv.{spec.name.lower()}() on its own"
-    )
-
-
-def refuse_in_batch(spec: Command) -> None:
-    """Raise InvalidArgumentError for SCAN and RANDOMKEY (see :func:`batch_refusal`)."""
-    error = batch_refusal(spec)
-    if error is not None:
-        raise error
 
 
 def _first_slots(cluster: RedisCluster) -> list[int]:

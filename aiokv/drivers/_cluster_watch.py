@@ -12,9 +12,8 @@ from redis.asyncio.connection import Connection
 
 from .._exceptions import ClientClosedError, InvalidArgumentError, OutcomeUnknownError
 from ..commands._base import Command, Table
-from ._cluster_keyspace import refuse_in_batch
 from ._redis_errors import translate_error
-from ._slots import cross_slot_error, key_slot
+from ._slots import cross_slot_error, key_slot, refuse_in_transaction
 from .redis import _decode, _exchange, _WatchFailed, _without_unsendable, _words
 
 if TYPE_CHECKING:
@@ -125,7 +124,7 @@ class ClusterWatch:
             raise
 
     async def execute(self, spec: Command, *args: Any) -> Any:
-        refuse_in_batch(spec)
+        refuse_in_transaction(spec)
         await self._check(spec.keys(args))
         reply = (await self.run(_words(spec, args), readonly=spec.readonly))[0]
         if isinstance(reply, rexc.RedisError):
@@ -134,7 +133,7 @@ class ClusterWatch:
 
     async def exec(self, calls: Sequence[tuple[Command, tuple[Any, ...]]]) -> list[Any] | None:
         for spec, _ in calls:
-            refuse_in_batch(spec)
+            refuse_in_transaction(spec)
         await self._check([key for spec, args in calls for key in spec.keys(args)])
         try:
             return await self._exec(calls)

@@ -15,8 +15,17 @@ from binascii import crc_hqx
 from collections.abc import Iterable, Sequence
 
 from .._exceptions import CrossSlotError, InvalidArgumentError
+from ..commands._base import NO_KEYS, Command
+from ..commands.keys import RANDOMKEY, SCAN
 
-__all__ = ["SLOTS", "cross_slot_error", "key_slot", "slot_of"]
+__all__ = [
+    "SLOTS",
+    "batch_refusal",
+    "cross_slot_error",
+    "key_slot",
+    "refuse_in_transaction",
+    "slot_of",
+]
 
 SLOTS = 16384
 
@@ -67,3 +76,34 @@ def cross_slot_error(what: str, examples: Sequence[tuple[str, int]]) -> CrossSlo
         "runs an atomic operation on one slot only: give its keys a common hash tag, the part "
         "in braces that alone is hashed, as in '{user:1}:cart' and '{user:1}:orders'"
     )
+
+
+def batch_refusal(spec: Command) -> InvalidArgumentError | None:
+    """The error for SCAN and RANDOMKEY, which a batch cannot run on a cluster; else None.
+
+    Both ask every primary in turn (several round trips), so neither a pipeline nor a
+    transaction can queue them there.
+    """
+    if spec is not SCAN and spec is not RANDOMKEY:
+        return None
+    return InvalidArgumentError(
+        f"{spec.name} asks every primary of a cluster in turn, which a pipeline or a "
+        f"transaction cannot queue: call kv.{spec.name.lower()}() on its own"
+    )
+
+
+def refuse_in_transaction(spec: Command) -> None:
+    """Raise InvalidArgumentError for a command a cluster transaction cannot run.
+
+    A transaction (and a WATCH session) runs on the one node that serves its slot, so besides
+    SCAN and RANDOMKEY (:func:`batch_refusal`) it cannot run a command that covers every
+    primary (DBSIZE, FLUSHDB): on one node it would count or empty a part of the keyspace only.
+    """
+    error = batch_refusal(spec)
+    if error is None and spec.merge is not None and spec.keys is NO_KEYS:
+        error = InvalidArgumentError(
+            f"{spec.name} covers every primary of a cluster, but a transaction runs on the one "
+            f"node of its slot: call kv.{spec.name.lower()}() outside the transaction"
+        )
+    if error is not None:
+        raise error

@@ -83,7 +83,7 @@ from ..commands._base import NO_KEYS, Command, Table, text
 from ..commands.blocking import BLOCKING
 from ..observability import PoolStats
 from ._cluster_blocking import Waiters, execute_blocking
-from ._cluster_keyspace import SPREAD, batch_refusal, refuse_in_batch
+from ._cluster_keyspace import SPREAD
 from ._cluster_mux import NodeMuxes, close_at_loop_shutdown
 from ._cluster_watch import ClusterWatch, release
 from ._redis_errors import is_tls_error, translate_error
@@ -91,7 +91,7 @@ from ._redis_errors import redirect_of as _redirect_of
 from ._redis_mux import PINNED_COMMANDS, Lost, Unsent, pack
 from ._redis_pool import OtherLoop, cancel_requests, resume_cancellation, step
 from ._redis_tls import tls_options
-from ._slots import key_slot, slot_of
+from ._slots import batch_refusal, key_slot, refuse_in_transaction, slot_of
 from .redis import (
     RedisDriver,
     _decode,
@@ -775,7 +775,7 @@ class ClusterDriver:
     ) -> list[Any]:
         if atomic:
             for spec, _ in calls:
-                refuse_in_batch(spec)
+                refuse_in_transaction(spec)
             slot = slot_of(
                 (key for spec, args in calls for key in spec.keys(args)), "a transaction"
             )

@@ -9,7 +9,9 @@ production:
   the commands a cluster client splits by slot (``delete``, ``exists``, ``mget``, ``mset``...:
   ``Command.merge`` is set) are allowed, as the cluster driver allows them;
 * a transaction (``pipeline(transaction=True)``, ``transaction()``): its watched and queued
-  keys must share one slot; in a plain pipeline each command is checked alone;
+  keys must share one slot, and it cannot hold a command that covers every primary (DBSIZE,
+  FLUSHDB, SCAN, RANDOMKEY: ``InvalidArgumentError``); in a plain pipeline each command is
+  checked alone;
 * a script: its keys must share one slot.
 
 Everything else behaves exactly as the plain memory driver.
@@ -24,7 +26,7 @@ from ..._pipeline import WatchSession
 from ..._script import Script, ScriptArg
 from ..._settings import KVSettings
 from ...commands._base import FIRST_KEY, NO_KEYS, Command
-from .._slots import cross_slot_error, key_slot, slot_of
+from .._slots import cross_slot_error, key_slot, refuse_in_transaction, slot_of
 from ..memory import MemoryDriver, MemoryWatch
 
 __all__ = ["SlotCheckingMemoryDriver"]
@@ -59,6 +61,8 @@ class SlotCheckingMemoryDriver(MemoryDriver):
         self, calls: Sequence[tuple[Command, tuple[Any, ...]]], atomic: bool
     ) -> list[Any]:
         if atomic:
+            for spec, _ in calls:
+                refuse_in_transaction(spec)
             slot_of(_keys_of(calls), "a transaction")
         return await super().execute_many(calls, atomic)
 
@@ -101,6 +105,8 @@ class SlotCheckingWatch(MemoryWatch):
                 )
 
     async def exec(self, calls: Sequence[tuple[Command, tuple[Any, ...]]]) -> list[Any] | None:
+        for spec, _ in calls:
+            refuse_in_transaction(spec)
         self.check(_keys_of(calls))
         return await super().exec(calls)
 
@@ -119,6 +125,7 @@ class _WatchTable(dict[Command, Callable[..., Awaitable[Any]]]):
         session, table, keys_of = self._session, self._table, spec.keys
 
         def run(*args: Any) -> Awaitable[Any]:
+            refuse_in_transaction(spec)
             session.check(keys_of(args))
             return table[spec](*args)
 
