@@ -47,10 +47,10 @@ class _Queue(dict[Command, Callable[..., Any]]):
 
     def __missing__(self, spec: Command) -> Callable[..., Any]:
         pipeline = self._pipeline
+        append = pipeline._calls.append  # one list for the pipeline's life: execute() copies it
 
         def queue(*args: Any) -> Any:
-            # Looked up on each call: execute() starts a new list, and the pipeline is reusable.
-            pipeline._calls.append((spec, args))
+            append((spec, args))
             return pipeline
 
         self[spec] = queue
@@ -127,7 +127,8 @@ class _Batch(Commands):
             KVConnectionError: if the connection failed (``OutcomeUnknownError`` when the queue
                 held a write: it may have been applied).
         """
-        calls, self._calls = self._calls, []
+        calls = self._calls.copy()  # the list itself stays: the queue closures append to it
+        self._calls.clear()
         plain, self._plain = self._plain, True
         if not calls:
             return []
@@ -192,8 +193,9 @@ class Pipeline(_PipelineCommands, _Batch):  # type: ignore[misc]
     ) -> None:
         if exc_type is None:
             self.replies = await self.execute()
-        else:
-            self._calls = []
+        else:  # the queue is dropped, not sent
+            self._calls.clear()
+            self._plain = True
 
 
 class AtomicPipeline(Pipeline):
@@ -233,6 +235,9 @@ class Transaction(_Batch):
 
 
 def _raise_first(replies: list[Any]) -> None:
+    # The types first (a loop in C): most batches hold no error, and then nothing is walked.
+    if not any(issubclass(kind, BaseException) for kind in set(map(type, replies))):
+        return
     for reply in replies:
         if isinstance(reply, BaseException):
             reply.replies = replies  # type: ignore[attr-defined]

@@ -100,6 +100,29 @@ async def test_async_with_executes_on_a_clean_exit_only(kv: AsyncClient) -> None
     assert await kv.exists("b") == 0
 
 
+async def test_a_pipeline_is_reusable_after_execute_and_after_an_abandoned_block(
+    kv: AsyncClient,
+) -> None:
+    p = kv.pipeline()
+    p.set("a", "1").incr("n")
+    assert len(p) == 2
+    assert await p.execute() == [True, 1]
+    assert len(p) == 0
+    p.incr("n").get("a")
+    assert await p.execute() == [2, "1"]
+
+    async def abandon() -> None:
+        async with p:
+            p.set("b", "1").delete()  # no key: an answer kept in place, not sent
+            raise RuntimeError("abandon")
+
+    with pytest.raises(RuntimeError):
+        await abandon()
+    assert len(p) == 0  # the queue was dropped
+    assert await p.incr("n").execute() == [3]
+    assert await kv.exists("b") == 0
+
+
 async def test_commands_of_several_round_trips_are_refused_with_a_prefix(
     make_client: Callable[..., AsyncClient],
 ) -> None:
