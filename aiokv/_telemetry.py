@@ -350,14 +350,13 @@ class Instruments:
             unit="{key}",
             description="Keys evicted to stay within memory_max_keys.",
         )
-        counter("aiokv.cache.hits", [self._hits], unit="{call}", description="Cache hits.")
-        counter("aiokv.cache.misses", [self._misses], unit="{call}", description="Cache misses.")
-        counter(
-            "aiokv.cache.computations",
-            [self._computations],
-            unit="{call}",
-            description="Values computed on a miss.",
-        )
+        for field, description in _CACHE_COUNTERS.items():
+            counter(
+                f"aiokv.cache.{field}",
+                [self._cache_callback(field)],
+                unit="{entry}" if field == "invalidated" else "{call}",
+                description=description,
+            )
         for field, description in _NEAR_CACHE_COUNTERS.items():
             counter(
                 f"aiokv.near_cache.{field}",
@@ -425,19 +424,13 @@ class Instruments:
     def _evicted(self, options: CallbackOptions) -> Iterable[Observation]:
         return self._memory("evicted")
 
-    def _cache(self, field: str) -> Iterable[Observation]:
-        for stats, attributes in self._stats():
-            cache = {**attributes, "aiokv.cache.name": "get_or_set"}
-            yield Observation(getattr(stats.get_or_set, field), cache)
+    def _cache_callback(self, field: str) -> Callable[[CallbackOptions], Iterable[Observation]]:
+        def observe(options: CallbackOptions) -> Iterable[Observation]:
+            for stats, attributes in self._stats():
+                cache = {**attributes, "aiokv.cache.name": "get_or_set"}
+                yield Observation(getattr(stats.get_or_set, field), cache)
 
-    def _hits(self, options: CallbackOptions) -> Iterable[Observation]:
-        return self._cache("hits")
-
-    def _misses(self, options: CallbackOptions) -> Iterable[Observation]:
-        return self._cache("misses")
-
-    def _computations(self, options: CallbackOptions) -> Iterable[Observation]:
-        return self._cache("computations")
+        return observe
 
     def _near_cache_callback(
         self, field: str
@@ -449,6 +442,15 @@ class Instruments:
 
         return observe
 
+
+_CACHE_COUNTERS = {  # the fields of CacheStats
+    "hits": "Cache-aside calls answered with a fresh value.",
+    "misses": "Cache-aside calls that found no servable value.",
+    "computations": "Values computed by a cache-aside factory.",
+    "stale": "Calls answered with a stale value while it was refreshed (stale_ttl).",
+    "stale_on_error": "Calls answered with the last value after a failure (stale_if_error).",
+    "invalidated": "Entries deleted by invalidate_tags.",
+}
 
 _NEAR_CACHE_COUNTERS = {
     "hits": "Reads answered by the near cache.",

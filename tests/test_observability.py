@@ -272,6 +272,31 @@ async def test_get_or_set_hits_misses_and_computations(tkv: AsyncClient, otel: O
     assert otel.value("aiokv.cache.computations", **attrs).value == 1
 
 
+async def test_stale_serves_and_tag_invalidations_are_exported(
+    tkv: AsyncClient, otel: Otel
+) -> None:
+    values = iter(["v1", "v2"])
+
+    async def compute() -> str:
+        return next(values)
+
+    async def broken() -> str:
+        raise ConnectionRefusedError("database down")
+
+    await tkv.get_or_set("swr", compute, ttl=0.05, stale_ttl=60)
+    await tkv.get_or_set("sie", compute, ttl=0.05, stale_if_error=60, tags=["t"])
+    await anyio.sleep(0.1)
+    assert await tkv.get_or_set("swr", broken, ttl=0.05, stale_ttl=60) == "v1"  # stale, refresh
+    assert await tkv.get_or_set("sie", broken, ttl=0.05, stale_if_error=60) == "v2"
+    assert await tkv.invalidate_tags("t") == 1
+    stats = tkv.stats().get_or_set
+    assert (stats.stale, stats.stale_on_error, stats.invalidated) == (1, 1, 1)
+    attrs = {"aiokv_cache_name": "get_or_set"}
+    assert otel.value("aiokv.cache.stale", **attrs).value == 1
+    assert otel.value("aiokv.cache.stale_on_error", **attrs).value == 1
+    assert otel.value("aiokv.cache.invalidated", **attrs).value == 1
+
+
 async def test_stats_without_opentelemetry(kv: AsyncClient) -> None:
     # Off by default: the client calls the driver's own table, nothing wraps it.
     assert not isinstance(kv._driver, InstrumentedDriver)
@@ -499,7 +524,8 @@ def test_readme_observability_example(
     assert capsys.readouterr().out.splitlines() == [
         "['GET', 'GET', 'SET', 'GET']",
         "CacheStats(hits=1, misses=1, computations=1, stale=0, stale_on_error=0, invalidated=0)",
-        "['aiokv.cache.computations', 'aiokv.cache.hits', 'aiokv.cache.misses', "
+        "['aiokv.cache.computations', 'aiokv.cache.hits', 'aiokv.cache.invalidated', "
+        "'aiokv.cache.misses', 'aiokv.cache.stale', 'aiokv.cache.stale_on_error', "
         "'aiokv.memory.evicted', 'aiokv.memory.expired', 'aiokv.memory.keys', "
         "'db.client.operation.duration']",
     ]
