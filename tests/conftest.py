@@ -52,12 +52,37 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ["REDIS_AUTO_PIPELINE"] = auto_pipeline
     # pydantic-settings reads `.env` from the current directory, so no test may start in one
     # that has it; test modules build settings at import time too, hence not a fixture.
+    # Under pytest-xdist the controller runs no test and stays: its workers start where it is
+    # (to find pyproject.toml) and each moves on its own.
+    if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
+        return
     empty = tempfile.mkdtemp(prefix="aiokv-tests-cwd-")
     config.stash[_CWD] = (os.getcwd(), empty)
     os.chdir(empty)
 
 
+# Under pytest-xdist (nox -s tests runs with -n and --dist loadgroup) the tests that share an
+# expensive set of servers run on one worker, which starts them once: a cluster takes seconds.
+_SHARED_SERVERS = {"redis_cluster": "redis_cluster"}  # fixture -> group
+_SHARED_MODULES = {"test_cluster_tls", "test_sentinel", "test_near_cache_cluster"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        names = getattr(item, "fixturenames", ())
+        group = next((g for name, g in _SHARED_SERVERS.items() if name in names), None)
+        module = item.module.__name__ if isinstance(item, pytest.Function) else ""
+        if group is None and module in _SHARED_MODULES:
+            group = module
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
+    if _CWD not in config.stash:  # an xdist controller
+        return
     back, empty = config.stash[_CWD]
     os.chdir(back)
     shutil.rmtree(empty, ignore_errors=True)

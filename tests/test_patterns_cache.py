@@ -291,6 +291,7 @@ async def test_when_every_caller_is_cancelled_the_computation_is_too(kv: AsyncCl
     factory = Counter("v", gate=asyncio.Event())
     callers = [asyncio.create_task(kv.get_or_set("k", factory)) for _ in range(3)]
     await waiting(kv, "k", 3)
+    await factory.started.wait()  # past the read of the store: the factory itself is running
     for task in callers:
         task.cancel()
     await asyncio.gather(*callers, return_exceptions=True)
@@ -309,6 +310,7 @@ async def test_computation_cancelled_from_outside_is_restarted_for_its_waiters(
     factory = Counter("v", gate=gate)
     callers = [asyncio.create_task(kv.get_or_set("k", factory)) for _ in range(3)]
     await waiting(kv, "k", 3)
+    await factory.started.wait()
     (task,) = kv._flights._tasks
     task.cancel()  # as a shutting-down event loop would
     await asyncio.sleep(0.01)
