@@ -91,11 +91,17 @@ def _install_tests(session: nox.Session) -> None:
     session.run("python", "tests/servers.py")
 
 
+# The fast suite waits on servers and timers more than it computes, so it runs in worker
+# processes (pytest-xdist), more than there are cores; tests that share a cluster or a sentinel
+# group stay on one worker (tests/conftest.py). `nox -s tests -- -n 0` runs it in one process.
+WORKERS = ["-n", "4", "--dist", "loadgroup"]
+
+
 @nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
     """Run the test suite except the slow fault/load tests."""
     _install_tests(session)
-    session.run("pytest", "-m", "not slow", *session.posargs)
+    session.run("pytest", "-m", "not slow", *WORKERS, *session.posargs)
 
 
 @nox.session
@@ -103,7 +109,7 @@ def pooled(session: nox.Session) -> None:
     """The redis driver's tests with auto-pipelining off: both paths keep every guarantee."""
     _install_tests(session)
     off = {"AIOKV_TEST_AUTO_PIPELINE": "0"}
-    session.run("pytest", "-m", "not slow", "-k", "redis", *session.posargs, env=off)
+    session.run("pytest", "-m", "not slow", "-k", "redis", *WORKERS, *session.posargs, env=off)
 
 
 @nox.session
@@ -124,10 +130,7 @@ def cluster(session: nox.Session) -> None:
     """The behavioural and differential suites on the cluster driver, against a local cluster."""
     _install_tests(session)
     env = {"AIOKV_TEST_CLUSTER": "1"}
-    # The near cache's cluster differential is left out here: after the slot-migration tests
-    # share the session's cluster it has failed (an open issue); it runs in the fast suite.
-    ignore = "--deselect=tests/test_near_cache_cluster.py::test_the_near_cache_changes_no_reply"
-    session.run("pytest", "-m", "not slow", "-k", "cluster", ignore, *session.posargs, env=env)
+    session.run("pytest", "-m", "not slow", "-k", "cluster", *session.posargs, env=env)
 
 
 @nox.session(python="3.11")
@@ -141,7 +144,7 @@ def floor(session: nox.Session) -> None:
     session.run("python", "-c", "import redis; print('redis-py', redis.__version__)")
     # What depends on redis-py: the redis, Sentinel, TLS and cluster drivers' tests.
     picked = "redis or sentinel or tls or cluster or fault or autopipeline or near"
-    session.run("pytest", "-m", "not slow", "-k", picked, *session.posargs)
+    session.run("pytest", "-m", "not slow", "-k", picked, *WORKERS, *session.posargs)
 
 
 @nox.session

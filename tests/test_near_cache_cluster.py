@@ -44,6 +44,7 @@ from test_near_cache import (  # noqa: F401  (collected here: the same tests on 
 from aiokv import AsyncClient
 from aiokv.drivers._near_cache import NearCachedDriver
 from aiokv.drivers._near_cluster import ClusterNearCache
+from aiokv.drivers._near_tracking import TrackingConnection
 from aiokv.drivers._slots import key_slot
 
 
@@ -89,14 +90,17 @@ def calls_on(node: RedisServer, command: str) -> int:
     return int(line.split(",")[0].removeprefix("calls="))
 
 
-def kill_tracking(node: RedisServer) -> int:
-    """Close, on the server side, the tracking connections (flag ``t``) ``node`` holds."""
+def kill_tracking(node: RedisServer, tracker: TrackingConnection) -> int:
+    """Close, on the server side, ``tracker``'s connection to ``node`` (a tracking one, flag
+    ``t``); another client's, as the module's differential client, is left alone."""
+    assert tracker.transport is not None
+    host, port = tracker.transport.get_extra_info("sockname")[:2]
     listing = node.command("CLIENT", "LIST")
     assert isinstance(listing, bytes)
     killed = 0
     for line in listing.decode().splitlines():
         fields = dict(part.split("=", 1) for part in line.split() if "=" in part)
-        if "t" in fields.get("flags", ""):
+        if "t" in fields.get("flags", "") and fields.get("addr") == f"{host}:{port}":
             node.command("CLIENT", "KILL", "ID", fields["id"])
             killed += 1
     return killed
@@ -204,11 +208,12 @@ async def test_a_lost_node_connection_empties_the_whole_cache(
     near = cache_of(kv)
     assert stats(kv).keys == len(keys)
     lost_key = keys[0]
-    lost_name = tracker_of(kv, lost_key).address
+    tracker = tracker_of(kv, lost_key)
+    lost_name = tracker.address
     node = redis_cluster.primary_of(lost_key)
     near.retry_at[lost_name] = float("inf")  # that node's connection will not be reopened...
     flushes = stats(kv).flushes
-    assert kill_tracking(node) == 1
+    assert kill_tracking(node, tracker) == 1
     await until(lambda: lost_name not in near.trackers, "losing the tracking connection")
     assert stats(kv).flushes > flushes
     assert stats(kv).keys == 0  # the other nodes' keys too
@@ -416,8 +421,8 @@ async def test_a_miss_on_a_moved_slot_follows_it(small_cluster: RedisCluster) ->
 
 @pytest.fixture(scope="module")
 def near_pair(request: pytest.FixtureRequest) -> Iterator[Pair]:
-    # As test_differential's cluster target: the cluster driver's own disagreements with the
-    # memory driver (a lone surrogate in a batch, DBSIZE in a transaction) fail it there too.
+    # With test_differential's cluster target (AIOKV_TEST_CLUSTER=1, nox -s cluster): it runs
+    # the same programs on the session's cluster, against the memory driver's slot checks.
     if not CLUSTER_TARGET:
         pytest.skip("the cluster target runs with AIOKV_TEST_CLUSTER=1, as test_differential's")
     redis_cluster: RedisCluster = request.getfixturevalue("redis_cluster")
