@@ -24,9 +24,10 @@ the server, password masked. The memory driver's store lives in the process: eac
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Final
 
 try:
@@ -40,11 +41,20 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess witho
     ) from exc
 
 from ._client import AsyncClient
+from ._codec import TTL
 from ._settings import KVSettings
 from .patterns.ratelimit import MultiRateLimiter, RateLimiter
+from .web.cache import HTTPCache, etag_for, etag_matches, request_directives
 from .web.ratelimit import OnError, decide
 
-__all__ = ["KV_KEY", "client_ip", "get_kv", "ratelimit_middleware", "setup"]
+__all__ = [
+    "KV_KEY",
+    "cache_response",
+    "client_ip",
+    "get_kv",
+    "ratelimit_middleware",
+    "setup",
+]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -161,3 +171,125 @@ def ratelimit_middleware(
         return response
 
     return ratelimit
+
+
+# -- HTTP response caching ---------------------------------------------------------------------
+
+
+def cache_response(
+    cache: HTTPCache,
+    *,
+    ttl: TTL | None = None,
+    vary: Iterable[str] = (),
+    body: bool = False,
+    tags: Iterable[str] = (),
+) -> Callable[[Handler], Handler]:
+    """Cache a handler's 200 responses in ``cache``; decorate the handler::
+
+        @cache_response(http_cache, ttl=300, tags=["product:{product_id}"])
+        async def product(request: web.Request) -> web.Response: ...
+
+    The key is the request's method, path, query, the ``vary`` headers' values and (with
+    ``body=True``) its body, as :meth:`HTTPCache.key_for` builds it. What is kept is the
+    response's body and ``Content-Type``; a hit is a new ``web.Response`` with them. Each answer
+    carries a weak ``ETag`` and ``X-Cache: hit`` or ``miss``; a GET or HEAD whose
+    ``If-None-Match`` names the ETag gets 304 with no body. A request's ``Cache-Control:
+    no-store`` bypasses the cache; ``no-cache`` (or ``max-age=0``) recomputes and stores.
+
+    Only a plain ``web.Response`` with status 200 is stored, and not one that sets a cookie or
+    says ``Cache-Control: no-store`` or ``private``; exceptions (``web.HTTPException``
+    included), streamed and file responses pass through. If the store cannot be reached, the
+    handler's answer is served uncached (and a warning logged).
+
+    Args:
+        cache: The :class:`~aiokv.web.HTTPCache` to store in.
+        ttl: Seconds or a timedelta; by default the cache's.
+        vary: Request header names whose values tell entries apart (``"accept-language"``).
+        body: Make the request body part of the key (for POST search endpoints, say).
+        tags: Tags for :meth:`HTTPCache.invalidate_tags`, as format strings filled from the
+            route's match info (``"product:{product_id}"``).
+
+    Returns:
+        The decorator.
+
+    Raises:
+        InvalidArgumentError: for a TTL under 1 ms.
+        TypeError: (at decoration) if the handler is not ``async``.
+    """
+    ttl_s = None if ttl is None else cache.check_ttl(ttl) / 1000
+    vary = tuple(vary)
+    tags = tuple(tags)
+
+    def decorate(handler: Handler) -> Handler:
+        if not inspect.iscoroutinefunction(handler):
+            raise TypeError(f"cache_response() needs an async handler, not {handler!r}")
+
+        @functools.wraps(handler)
+        async def cached(request: web.Request) -> web.StreamResponse:
+            no_store, no_cache = request_directives(request.headers.get("Cache-Control"))
+            if no_store:
+                return await handler(request)
+            key = cache.key_for(
+                request.method,
+                request.path,
+                request.query.items(),
+                request.headers,
+                vary,
+                await request.read() if body else None,
+            )
+            validate = request.method in ("GET", "HEAD")
+            if not no_cache:
+                kept = await cache.lookup(key)
+                hit = None if kept is None else _unpack(kept)
+                if kept is not None and hit is not None:  # else a miss: not bytes of ours
+                    content_type, payload = hit
+                    again = web.Response(body=payload, headers={"Content-Type": content_type})
+                    return _answer(again, kept, request, "hit", validate)
+            response = await handler(request)
+            stored = _pack(response)
+            if stored is None:
+                return response
+            entry_tags = [tag.format(**request.match_info) for tag in tags]
+            await cache.keep(key, stored, entry_tags, ttl_s)
+            assert isinstance(response, web.Response)  # _pack stores nothing else
+            return _answer(response, stored, request, "miss", validate)
+
+        return cached
+
+    return decorate
+
+
+def _pack(response: web.StreamResponse) -> bytes | None:
+    """The bytes kept for a response: its Content-Type, a newline, its body; None if it must
+    not be stored."""
+    if type(response) is not web.Response or response.status != 200 or response.prepared:
+        return None
+    payload = response.body
+    if not isinstance(payload, bytes):  # a streamed payload (a file, an async iterator)
+        return None
+    control = response.headers.get("Cache-Control", "").lower()
+    if response.cookies or "Set-Cookie" in response.headers:  # one visitor's, never shared
+        return None
+    if "no-store" in control or "private" in control:
+        return None
+    content_type = response.headers.get("Content-Type", "application/octet-stream")
+    return content_type.encode("latin-1") + b"\n" + payload
+
+
+def _unpack(stored: bytes) -> tuple[str, bytes] | None:
+    """The Content-Type and body kept by :func:`_pack`; None for bytes it did not write."""
+    content_type, newline, payload = stored.partition(b"\n")
+    if not newline or not content_type:
+        return None
+    return content_type.decode("latin-1"), payload
+
+
+def _answer(
+    response: web.Response, stored: bytes, request: web.Request, state: str, validate: bool
+) -> web.Response:
+    etag = etag_for(stored)
+    if validate and etag_matches(request.headers.get("If-None-Match"), etag):
+        return web.Response(status=304, headers={"ETag": etag, "X-Cache": state})
+    response.headers["ETag"] = etag
+    response.headers["X-Cache"] = state
+    return response

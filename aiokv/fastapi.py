@@ -49,7 +49,6 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess witho
 
 from ._client import AsyncClient
 from ._codec import TTL
-from ._exceptions import KVConnectionError, KVTimeoutError
 from ._settings import KVSettings
 from .patterns.json import ANY, adapter_for, dump
 from .patterns.ratelimit import MultiRateLimiter, RateLimiter, RateLimitResult
@@ -250,7 +249,7 @@ def cache_response(
             )
             validate = request.method in ("GET", "HEAD")
             if not no_cache:
-                raw = await _load(cache, key)
+                raw = await cache.lookup(key)
                 if raw is not None:
                     try:
                         value = adapter.validate_json(raw)
@@ -263,10 +262,7 @@ def cache_response(
                 return value
             raw = dump(value)
             entry_tags = [tag.format(**kwargs) for tag in tags]
-            try:
-                await cache.store(key, raw, entry_tags, None if ttl_ms is None else ttl_ms / 1000)
-            except (KVConnectionError, KVTimeoutError) as exc:
-                _logger.warning("aiokv: response for %s not cached: %s", key, exc)
+            await cache.keep(key, raw, entry_tags, None if ttl_ms is None else ttl_ms / 1000)
             return _answer(value, raw, request, response, "miss", validate)
 
         handler.__signature__ = signature.replace(  # type: ignore[attr-defined]
@@ -275,14 +271,6 @@ def cache_response(
         return handler
 
     return decorate
-
-
-async def _load(cache: HTTPCache, key: str) -> bytes | None:
-    try:
-        return await cache.load(key)
-    except (KVConnectionError, KVTimeoutError) as exc:
-        _logger.warning("aiokv: cached response for %s not read: %s", key, exc)
-        return None
 
 
 def _answer(

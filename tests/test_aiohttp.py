@@ -210,6 +210,7 @@ def test_kv_key_is_typed() -> None:
     assert isinstance(KV_KEY, web.AppKey)
     assert set(aiokv.aiohttp.__all__) == {
         "KV_KEY",
+        "cache_response",
         "client_ip",
         "get_kv",
         "ratelimit_middleware",

@@ -162,6 +162,7 @@ def test_key_for_sorts_the_query_and_reads_vary_case_insensitively() -> None:
     assert one == two == "c:GET /p?a=1&b=2|accept=x"
     assert cache.key_for("GET", "/p", [("a", "&b=2")]) == "c:GET /p?a=%26b%3D2"
     assert cache.key_for("POST", "/p", body=b"1") != cache.key_for("POST", "/p", body=b"2")
+    assert cache.key_for("head", "/p") == cache.key_for("GET", "/p") == "c:GET /p"
 
 
 def test_etags_and_directives() -> None:

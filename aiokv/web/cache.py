@@ -19,18 +19,21 @@ its tags share a slot.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from .._codec import TTL, ttl_to_ms
-from .._exceptions import InvalidArgumentError
+from .._exceptions import InvalidArgumentError, KVConnectionError, KVTimeoutError
 from ..patterns import tags as _tags
 
 if TYPE_CHECKING:
     from .._client import AsyncClient
 
 __all__ = ["HTTPCache", "etag_for", "etag_matches", "request_directives"]
+
+_logger = logging.getLogger("aiokv")
 
 
 def etag_for(body: bytes) -> str:
@@ -103,7 +106,7 @@ class HTTPCache:
         """The key of the entry for a request (without the client's key prefix).
 
         Args:
-            method: The HTTP method.
+            method: The HTTP method; HEAD is keyed as GET (the same answer without a body).
             path: The URL path, as the server received it.
             query: The query parameters, in any order.
             headers: The request's headers (case-insensitive mapping, or lower-case names).
@@ -114,7 +117,8 @@ class HTTPCache:
             The key: pass it to :meth:`invalidate` to drop that entry.
         """
         words = sorted(f"{quote(name, safe='')}={quote(value, safe='')}" for name, value in query)
-        key = f"{self.prefix}{method.upper()} {path}"
+        method = method.upper()
+        key = f"{self.prefix}{'GET' if method == 'HEAD' else method} {path}"
         if words:
             key += "?" + "&".join(words)
         for name in sorted({name.lower() for name in vary}):
@@ -138,6 +142,25 @@ class HTTPCache:
         """
         ttl_ms = self.ttl_ms if ttl is None else self.check_ttl(ttl)
         await _tags.store_tagged(self._kv, key, value, ttl_ms, tags, self.prefix)
+
+    async def lookup(self, key: str) -> bytes | None:
+        """:meth:`load` for a request handler: a store that cannot be reached is a miss (and a
+        warning logged), so the handler answers uncached rather than fail."""
+        try:
+            return await self.load(key)
+        except (KVConnectionError, KVTimeoutError) as exc:
+            _logger.warning("aiokv: cached response for %s not read: %s", key, exc)
+            return None
+
+    async def keep(
+        self, key: str, value: bytes, tags: Iterable[str] = (), ttl: TTL | None = None
+    ) -> None:
+        """:meth:`store` for a request handler: a store that cannot be reached leaves the
+        response uncached (and a warning logged)."""
+        try:
+            await self.store(key, value, tags, ttl)
+        except (KVConnectionError, KVTimeoutError) as exc:
+            _logger.warning("aiokv: response for %s not cached: %s", key, exc)
 
     def tag_key(self, tag: str) -> str:
         """The key of a tag's set (without the client's key prefix)."""
