@@ -92,9 +92,9 @@ def _install_tests(session: nox.Session) -> None:
 
 
 # The fast suite waits on servers and timers more than it computes, so it runs in worker
-# processes (pytest-xdist), more than there are cores; tests that share a cluster or a sentinel
-# group stay on one worker (tests/conftest.py). `nox -s tests -- -n 0` runs it in one process.
-WORKERS = ["-n", "4", "--dist", "loadgroup"]
+# processes (pytest-xdist), more than there are cores; each worker starts its own servers.
+# `nox -s tests -- -n 0` runs it in one process.
+WORKERS = ["-n", "4"]
 
 
 @nox.session(python=PYTHONS)

@@ -61,25 +61,6 @@ def pytest_configure(config: pytest.Config) -> None:
     os.chdir(empty)
 
 
-# Under pytest-xdist (nox -s tests runs with -n and --dist loadgroup) the tests that share an
-# expensive set of servers run on one worker, which starts them once: a cluster takes seconds.
-_SHARED_SERVERS = {"redis_cluster": "redis_cluster"}  # fixture -> group
-_SHARED_MODULES = {"test_cluster_tls", "test_sentinel", "test_near_cache_cluster"}
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if not config.pluginmanager.hasplugin("xdist"):
-        return
-    for item in items:
-        names = getattr(item, "fixturenames", ())
-        group = next((g for name, g in _SHARED_SERVERS.items() if name in names), None)
-        module = item.module.__name__ if isinstance(item, pytest.Function) else ""
-        if group is None and module in _SHARED_MODULES:
-            group = module
-        if group is not None:
-            item.add_marker(pytest.mark.xdist_group(group))
-
-
 def pytest_unconfigure(config: pytest.Config) -> None:
     if _CWD not in config.stash:  # an xdist controller
         return
@@ -112,6 +93,15 @@ def redis_server(server_binary: ServerBinary) -> Iterator[RedisServer]:
     """One real server for the session; tests isolate themselves with FLUSHDB."""
     with RedisServer(server_binary) as server:
         yield server
+
+
+@pytest.fixture(autouse=True)
+def _empty_shared_server(request: pytest.FixtureRequest) -> None:
+    """A test that asks for the session's server itself finds it empty, as one through ``kv``
+    does: another test (in random order, or on the same xdist worker) may have left keys."""
+    if "redis_server" in request.fixturenames:
+        server: RedisServer = request.getfixturevalue("redis_server")
+        server.command("FLUSHALL")
 
 
 @pytest.fixture(scope="session")
