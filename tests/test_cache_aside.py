@@ -227,6 +227,25 @@ async def test_tags_in_another_slot_are_refused_on_a_cluster(kv: AsyncClient, dr
     assert await kv.exists("product:1") == 0
 
 
+@pytest.mark.parametrize("where", ["memory with slot checks", "cluster"])
+async def test_tags_in_another_slot_are_refused_even_with_stale_if_error(
+    where: str, request: pytest.FixtureRequest
+) -> None:
+    # A programming error, not an outage: stale_if_error must not hide it behind the value it
+    # had just computed (it did, and the entry was never stored).
+    settings: dict[str, Any] = {"driver": "memory", "memory_cluster_slots": True}
+    if where == "cluster":
+        settings = {"url": request.getfixturevalue("redis_cluster").url}
+    async with AsyncClient(**settings) as kv:
+        await kv.flushdb()
+        with pytest.raises(CrossSlotError):
+            await kv.get_or_set("product:1", lambda: 1, ttl=60, stale_if_error=60, tags=["p"])
+        with pytest.raises(CrossSlotError):
+            await kv.get_or_set("product:1", lambda: 1, ttl=60, stale_if_error=60, tags=["p"])
+        assert await kv.keys() == []
+        assert kv.stats().get_or_set.stale_on_error == 0
+
+
 async def test_invalidate_tags_drops_every_entry_with_a_tag(kv: AsyncClient, driver: str) -> None:
     no_cluster(driver)
     await kv.get_or_set("product:1", lambda: 1, ttl=60, tags=["products", "product:1"])

@@ -30,7 +30,7 @@ from .._exceptions import (
 )
 from ..commands._base import Command
 from ._redis_blocking import read_reply
-from ._redis_errors import translate_error
+from ._redis_errors import REDIRECTS, translate_error
 from ._slots import slot_of
 
 if TYPE_CHECKING:
@@ -38,8 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Waiters", "execute_blocking"]
 
-_MAX_REDIRECTS = 16
-_REDIRECTS = (rexc.MovedError, rexc.AskError, rexc.TryAgainError, rexc.ClusterDownError)
+_MAXREDIRECTS = 16
 
 
 class Waiters:
@@ -144,10 +143,10 @@ async def execute_blocking(driver: ClusterDriver, spec: Command, *args: Any) -> 
             reply = await read_reply(conn, limit)
         except rexc.ResponseError as exc:
             pool.give_back(node, conn)
-            if not isinstance(exc, _REDIRECTS):
+            if not isinstance(exc, REDIRECTS):
                 raise translate_error(exc, settings) from exc
             redirects += 1
-            if redirects > _MAX_REDIRECTS:
+            if redirects > _MAXREDIRECTS:
                 raise translate_error(exc, settings) from exc
             asking = await driver._follow(cluster, exc, redirects)
             continue

@@ -12,6 +12,7 @@ from redis.asyncio.connection import Connection
 
 from .._exceptions import ClientClosedError, InvalidArgumentError, OutcomeUnknownError
 from ..commands._base import Command, Table
+from ._cluster_batch import exec_replies
 from ._redis_errors import translate_error
 from ._slots import cross_slot_error, key_slot, refuse_in_transaction
 from .redis import _decode, _exchange, _WatchFailed, _without_unsendable, _words
@@ -145,7 +146,7 @@ class ClusterWatch:
         replies = await self.run(*words, readonly=False)
         self._watching = False
         try:
-            return self._driver._exec_replies(calls, replies)
+            return exec_replies(self._driver, calls, replies)
         except _WatchFailed:
             return None
 

@@ -56,8 +56,8 @@ from ..commands.sets import SCARD, SISMEMBER, SMEMBERS
 from ..commands.strings import GET, GET_BYTES, STRLEN
 from ..observability import NearCacheCounters, NearCacheStats
 from ._near_tracking import DEFAULT_TIMEOUT, TrackingConnection, TrackingLost, TrackingRefused
+from ._redis_errors import REDIRECTS, translate_error
 from ._redis_errors import redirect_of as _redirect_of
-from ._redis_errors import translate_error
 from ._redis_mux import Connections, pack
 from .cluster import ClusterDriver
 from .redis import RedisDriver, _decode
@@ -93,7 +93,6 @@ TRACKED: dict[Command, Callable[[Any], Any] | None] = {
 
 _FLUSHES = frozenset({"FLUSHDB", "FLUSHALL", "SWAPDB"})
 _RETRY_OPEN = 1.0  # seconds before trying again to open a tracking connection that failed
-_REDIRECTS = (rexc.MovedError, rexc.AskError, rexc.TryAgainError, rexc.ClusterDownError)
 
 
 Entry = list[Any]  # [value, deadline (monotonic seconds), used since the last eviction pass]
@@ -293,7 +292,7 @@ class NearCache:
                         raise translate_error(exc.cause, self.settings, 1) from exc.cause
                     return await inner(*args)  # a read: safe to send again, with the retries
                 reply = _redirect_of(reply)  # redis-py 5.0 leaves MOVED/ASK as plain errors
-                if isinstance(reply, _REDIRECTS):  # a cluster's slot elsewhere: nothing ran
+                if isinstance(reply, REDIRECTS):  # a cluster's slot elsewhere: nothing ran
                     if await self.redirected(reply, attempt):
                         continue
                     return await inner(*args)

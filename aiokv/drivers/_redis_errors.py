@@ -22,7 +22,7 @@ from .._exceptions import (
 )
 from .._settings import KVSettings
 
-__all__ = ["is_tls_error", "pool_timeout_error", "redirect_of", "translate_error"]
+__all__ = ["REDIRECTS", "is_tls_error", "pool_timeout_error", "redirect_of", "translate_error"]
 
 # Reply prefixes, most specific first; the message is kept as the server wrote it.
 _REPLY_ERRORS: tuple[tuple[str, type[CommandError]], ...] = (
@@ -142,6 +142,10 @@ _REDIRECT_CODES: dict[str, type[rexc.RedisError]] = {
     "TRYAGAIN": rexc.TryAgainError,
     "CLUSTERDOWN": rexc.ClusterDownError,
 }
+
+
+REDIRECTS = (rexc.MovedError, rexc.AskError, rexc.TryAgainError, rexc.ClusterDownError)
+"""A cluster's refusals that ran nothing: the command may be sent again (elsewhere, or later)."""
 
 
 def redirect_of(reply: object) -> object:

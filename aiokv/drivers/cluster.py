@@ -70,11 +70,9 @@ from .._exceptions import (
     DriverUnavailableError,
     InvalidArgumentError,
     KVConnectionError,
-    KVError,
     KVTimeoutError,
     OutcomeUnknownError,
     TLSError,
-    TransactionAbortedError,
 )
 from .._pipeline import WatchSession
 from .._script import Script, ScriptArg
@@ -82,21 +80,21 @@ from .._settings import KVSettings
 from ..commands._base import NO_KEYS, Command, Table, text
 from ..commands.blocking import BLOCKING
 from ..observability import PoolStats
+from ._cluster_batch import NotSent, on_every_primary, spread
+from ._cluster_batch import execute_many as _execute_many
 from ._cluster_blocking import Waiters, execute_blocking
 from ._cluster_keyspace import SPREAD
 from ._cluster_mux import NodeMuxes, close_at_loop_shutdown
 from ._cluster_watch import ClusterWatch, release
-from ._redis_errors import is_tls_error, translate_error
+from ._redis_errors import REDIRECTS, is_tls_error, translate_error
 from ._redis_errors import redirect_of as _redirect_of
 from ._redis_mux import PINNED_COMMANDS, Lost, Unsent, pack
 from ._redis_pool import OtherLoop, cancel_requests, resume_cancellation, step
 from ._redis_tls import tls_options
-from ._slots import batch_refusal, key_slot, refuse_in_transaction, slot_of
+from ._slots import key_slot, slot_of
 from .redis import (
     RedisDriver,
     _decode,
-    _WatchFailed,
-    _without_unsendable,
     _words,
 )
 from .redis import _exchange as _send_and_read
@@ -109,8 +107,7 @@ __all__ = ["ClusterDriver"]
 _SCAN = Command("SCAN", readonly=True, keys=NO_KEYS)
 _EVALSHA = Command("EVALSHA")
 _EVAL = Command("EVAL")
-_MAX_REDIRECTS = 16
-_REDIRECTS = (rexc.MovedError, rexc.AskError, rexc.TryAgainError, rexc.ClusterDownError)
+_MAXREDIRECTS = 16
 
 
 async def _exchange(conn: Connection, words: Sequence[Words]) -> list[Any]:
@@ -120,14 +117,6 @@ async def _exchange(conn: Connection, words: Sequence[Words]) -> list[Any]:
 Words = tuple[Any, ...]
 Target = int | ClusterNode
 """Where to send: a slot (its primary, looked up at each attempt) or one node."""
-
-
-class _NotSent(Exception):
-    """A connection failed before anything was written: the command did not run."""
-
-    def __init__(self, error: rexc.RedisError) -> None:
-        super().__init__(str(error))
-        self.error = error
 
 
 class _Execute(dict[Command, Callable[..., Awaitable[Any]]]):
@@ -339,13 +328,13 @@ class ClusterDriver:
             target: Target | None = key_slot(keys[0])
         elif not keys:
             if spec.merge is not None:
-                return await self._on_every_primary(spec, args)
+                return await on_every_primary(self, spec, args)
             target = None
         else:
             slots = {key_slot(key) for key in keys}
             if len(slots) > 1:
                 if spec.merge is not None:
-                    return await self._spread(spec, args, keys)
+                    return await spread(self, spec, args, keys)
                 slot_of(keys, spec.name)  # raises CrossSlotError
             target = slots.pop()
         words = _words(spec, args)
@@ -400,7 +389,7 @@ class ClusterDriver:
                 continue
             try:
                 replies = await self._exchange_on(node, sent)
-            except _NotSent as exc:
+            except NotSent as exc:
                 failures += 1
                 error = exc.error
                 if (
@@ -439,7 +428,7 @@ class ClusterDriver:
                     await resume_cancellation()
                 return replies
             redirects += 1
-            if redirects > _MAX_REDIRECTS:
+            if redirects > _MAXREDIRECTS:
                 raise translate_error(redirect, self._settings) from redirect
             asking = await self._follow(cluster, redirect, redirects)
 
@@ -511,10 +500,10 @@ class ClusterDriver:
                 self._fail_now(exc, failures + 1)
             else:
                 reply = _redirect_of(reply)
-                if not isinstance(reply, _REDIRECTS):
+                if not isinstance(reply, REDIRECTS):
                     return reply
                 redirects += 1
-                if redirects > _MAX_REDIRECTS:
+                if redirects > _MAXREDIRECTS:
                     raise translate_error(reply, self._settings) from reply
                 asking = await self._follow(cluster, reply, redirects)
                 if asking is not None:
@@ -599,7 +588,7 @@ class ClusterDriver:
         """One write and its replies on a connection of ``node``.
 
         Raises:
-            _NotSent: if the connection failed before anything was written.
+            NotSent: if the connection failed before anything was written.
             redis.exceptions.ConnectionError: if it failed after.
         """
         conn = await self._acquire(node)
@@ -611,7 +600,7 @@ class ClusterDriver:
                 if not conn.is_connected:
                     await conn.connect()  # type: ignore[no-untyped-call]
             except rexc.RedisError as exc:
-                raise _NotSent(exc) from exc
+                raise NotSent(exc) from exc
             try:
                 return await _exchange(conn, words)
             except (UnicodeEncodeError, TypeError) as exc:  # encoding precedes the write
@@ -653,216 +642,12 @@ class ClusterDriver:
             raise ClientClosedError() from exc
         raise translate_error(exc, self._settings, attempts) from exc
 
-    # -- commands over several nodes -------------------------------------------------------------
-
-    async def _spread(self, spec: Command, args: tuple[Any, ...], keys: Sequence[str]) -> Any:
-        """Split a multi-key command by slot, run the parts at once, merge their replies."""
-        assert spec.merge is not None
-        positions: dict[int, list[int]] = {}
-        for index, key in enumerate(keys):
-            positions.setdefault(key_slot(key), []).append(index)
-        items, rest = args[0], args[1:]
-        parts = [((items_at(items, where), *rest), slot) for slot, where in positions.items()]
-        calls = [(spec, part_args) for part_args, _ in parts]
-        replies = await self._run_calls(calls, [slot for _, slot in parts])
-        for reply in replies:
-            if isinstance(reply, BaseException):
-                raise reply
-        return spec.merge(replies, list(positions.values()), len(keys))
-
-    async def _on_every_primary(self, spec: Command, args: tuple[Any, ...]) -> Any:
-        assert spec.merge is not None
-        cluster = await self._ready()
-        primaries = cluster.get_primaries()
-        replies = await self._run_calls([(spec, args)] * len(primaries), list(primaries))
-        for reply in replies:
-            if isinstance(reply, BaseException):
-                raise reply
-        return spec.merge(replies, [[] for _ in primaries], 0)
-
-    async def _run_calls(
-        self, calls: Sequence[tuple[Command, tuple[Any, ...]]], targets: Sequence[Target | None]
-    ) -> list[Any]:
-        """Run independent commands, grouped by node: one write per node, nodes in parallel.
-
-        Returns each call's decoded reply or its aiokv error, in order.
-        """
-        cluster = self._cluster
-        if cluster is None or cluster._initialize or self._loop is not asyncio.get_running_loop():
-            cluster = await self._ready()
-        # Grouped by the node's name: redis-py 5.0's ClusterNode is not hashable.
-        groups: dict[str | None, tuple[ClusterNode | None, list[int]]] = {}
-        for index, target in enumerate(targets):
-            node = self._node(cluster, target)
-            name = None if node is None else node.name
-            groups.setdefault(name, (node, []))[1].append(index)
-        replies: list[Any] = [None] * len(calls)
-        runs = [
-            self._run_group(node, indexes, calls, targets, replies)
-            for node, indexes in groups.values()
-        ]
-        if len(runs) == 1:
-            await runs[0]
-        else:
-            await asyncio.gather(*runs)
-        return replies
-
-    async def _run_group(
-        self,
-        node: ClusterNode | None,
-        indexes: list[int],
-        calls: Sequence[tuple[Command, tuple[Any, ...]]],
-        targets: Sequence[Target | None],
-        replies: list[Any],
-    ) -> None:
-        """Run the calls at ``indexes`` on ``node``; a call that was redirected, or that may be
-        sent again after a failure, is retried alone (:meth:`_on` follows redirections)."""
-        retry: list[int] = []
-        if node is None or len(indexes) == 1:
-            retry = indexes
-        else:
-            words = [_words(*calls[i]) for i in indexes]
-            try:
-                answers = await self._exchange_on(node, words)
-            except (_NotSent, InvalidArgumentError):
-                # Nothing was written (connecting failed, or a command could not be encoded):
-                # each is sent alone, and one that cannot be sent fails alone.
-                retry = indexes
-            except rexc.ConnectionError as exc:
-                cluster = self._cluster
-                if cluster is not None:
-                    self._stale(cluster, node)
-                for i in indexes:
-                    if calls[i][0].readonly:
-                        retry.append(i)
-                    else:
-                        replies[i] = OutcomeUnknownError(
-                            f"the connection to {node.name} of {self._settings.masked_url} "
-                            f"failed after the command was sent ({exc}); it may or may not "
-                            "have been applied, so it was not sent again"
-                        )
-            except rexc.RedisError as exc:
-                error = translate_error(exc, self._settings, 1)
-                for i in indexes:
-                    replies[i] = error
-            else:
-                for i, answer in zip(indexes, answers, strict=True):
-                    if isinstance(answer, _REDIRECTS):
-                        retry.append(i)
-                    else:
-                        replies[i] = self._reply(calls[i], answer)
-        for i in retry:
-            spec, args = calls[i]
-            try:
-                answer = await self._one(targets[i], _words(spec, args), spec.readonly)
-            except KVError as exc:
-                replies[i] = exc
-            else:
-                replies[i] = self._reply(calls[i], answer)
-
-    def _reply(self, call: tuple[Command, tuple[Any, ...]], answer: Any) -> Any:
-        if isinstance(answer, rexc.RedisError):
-            return translate_error(answer, self._settings)
-        try:
-            return _decode(call[0], call[1], answer)
-        except KVError as exc:
-            return exc
-
-    # -- pipelines and transactions ------------------------------------------------------------
+    # -- pipelines and transactions (:mod:`._cluster_batch`) -------------------------------------
 
     async def execute_many(
         self, calls: Sequence[tuple[Command, tuple[Any, ...]]], atomic: bool
     ) -> list[Any]:
-        if atomic:
-            for spec, _ in calls:
-                refuse_in_transaction(spec)
-            slot = slot_of(
-                (key for spec, args in calls for key in spec.keys(args)), "a transaction"
-            )
-            try:
-                return await self._transaction(slot, calls)
-            except InvalidArgumentError as exc:  # a command that cannot be sent: it fails alone
-                replies = await _without_unsendable(
-                    exc, calls, lambda rest: self._transaction(slot, rest)
-                )
-            assert replies is not None  # only a watch answers None
-            return replies
-        # Each call on its own slot; split commands are split, then merged back in place.
-        flat: list[tuple[Command, tuple[Any, ...]]] = []
-        targets: list[Target | None] = []
-        plan: list[Any] = []  # per call: an index into flat, a merge plan, or an error
-        cluster = await self._ready()
-        for spec, args in calls:
-            keys = spec.keys(args)
-            slots = {key_slot(key) for key in keys}
-            refused = batch_refusal(spec)
-            if refused is not None:
-                plan.append(refused)
-            elif len(slots) <= 1 and (keys or spec.merge is None):
-                plan.append(len(flat))
-                flat.append((spec, args))
-                targets.append(slots.pop() if slots else None)
-            elif spec.merge is None:
-                try:
-                    slot_of(keys, spec.name)
-                except KVError as exc:
-                    plan.append(exc)
-            else:
-                if keys:
-                    positions: dict[int, list[int]] = {}
-                    for index, key in enumerate(keys):
-                        positions.setdefault(key_slot(key), []).append(index)
-                    part_targets: list[Target] = list(positions)
-                    part_args = [
-                        (items_at(args[0], where), *args[1:]) for where in positions.values()
-                    ]
-                    where_list = list(positions.values())
-                else:
-                    part_targets = list(cluster.get_primaries())
-                    part_args = [args] * len(part_targets)
-                    where_list = [[] for _ in part_targets]
-                plan.append((spec, len(flat), len(part_args), where_list, len(keys)))
-                flat.extend((spec, a) for a in part_args)
-                targets.extend(part_targets)
-        answers = await self._run_calls(flat, targets)
-        out: list[Any] = []
-        for entry in plan:
-            if isinstance(entry, int):
-                out.append(answers[entry])
-            elif isinstance(entry, BaseException):
-                out.append(entry)
-            else:
-                spec, start, count, where_list, size = entry
-                parts = answers[start : start + count]
-                failed = next((part for part in parts if isinstance(part, BaseException)), None)
-                out.append(failed if failed is not None else spec.merge(parts, where_list, size))
-        return out
-
-    async def _transaction(
-        self, slot: int | None, calls: Sequence[tuple[Command, tuple[Any, ...]]]
-    ) -> list[Any]:
-        words = [("MULTI",), *(_words(spec, args) for spec, args in calls), ("EXEC",)]
-        replies = await self._on(slot, words, False)
-        return self._exec_replies(calls, replies)
-
-    def _exec_replies(
-        self, calls: Sequence[tuple[Command, tuple[Any, ...]]], replies: list[Any]
-    ) -> list[Any]:
-        """Read MULTI, QUEUED..., EXEC: a command refused while queueing aborts the whole."""
-        refused: list[tuple[int, BaseException]] = [
-            (i, translate_error(reply, self._settings))
-            for i, reply in enumerate(replies[1:-1])
-            if isinstance(reply, rexc.RedisError)
-        ]
-        result = replies[-1]
-        if refused or isinstance(result, rexc.RedisError):
-            first = refused[0][1] if refused else translate_error(result, self._settings)
-            raise TransactionAbortedError(
-                f"EXECABORT Transaction discarded because of previous errors: {first}", refused
-            ) from first
-        if result is None:
-            raise _WatchFailed()
-        return [self._reply(call, answer) for call, answer in zip(calls, result, strict=True)]
+        return await _execute_many(self, calls, atomic)
 
     async def watch(self, keys: Sequence[str]) -> WatchSession:
         slot = slot_of(keys, "a transaction (WATCH)")
@@ -919,12 +704,8 @@ class ClusterDriver:
         return reply
 
 
-def items_at(items: Sequence[Any], where: list[int]) -> list[Any]:
-    return [items[index] for index in where]
-
-
 def _redirection(replies: list[Any]) -> rexc.RedisError | None:
     for reply in replies:
-        if isinstance(reply, _REDIRECTS):
+        if isinstance(reply, REDIRECTS):
             return reply
     return None

@@ -30,6 +30,7 @@ from pydantic_core import PydanticSerializationError
 from .._codec import positive_ttl_ms
 from .._exceptions import (
     ArgumentTypeError,
+    CrossSlotError,
     KVConnectionError,
     KVError,
     KVTimeoutError,
@@ -292,8 +293,9 @@ class _Call:
             log.warning("get_or_set(%r): refreshing the stale value failed: %r", self.key, exc)
 
 
-# Programming errors: serving an old value would hide them.
-_NOT_SERVED_STALE = (TypeError, PydanticSerializationError)
+# Programming errors: serving an old value would hide them (CrossSlotError: an entry and its
+# tags in several hash slots of a cluster, refused before anything was written).
+_NOT_SERVED_STALE = (TypeError, PydanticSerializationError, CrossSlotError)
 
 
 def declared_return_type(func: Callable[..., Any]) -> Any:
