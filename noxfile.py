@@ -4,8 +4,8 @@
     nox -s pooled      # the redis tests again with auto-pipelining off (pooled connections)
     nox -s slow        # fault/load tests, plus the hypothesis tests with 500 examples
     nox -s floor       # fast suite with the lowest redis-py that pyproject.toml admits
-    nox -s coverage    # fast suite and pooled pass under coverage; fails below the floor
-                       # in pyproject.toml
+    nox -s coverage    # fast suite, pooled pass and cluster target under coverage; fails
+                       # below the floor in pyproject.toml
     nox -s lint        # ruff check + ruff format --check
     nox -s typecheck   # mypy --strict (config in pyproject.toml)
     nox -s cluster     # the behavioural suite against a real local Redis Cluster (6 servers)
@@ -149,7 +149,7 @@ def floor(session: nox.Session) -> None:
 
 @nox.session
 def coverage(session: nox.Session) -> None:
-    """Fast suite and pooled pass under coverage; fails below [tool.coverage.report] fail_under."""
+    """Fast suite, pooled pass and cluster target under coverage; fails below fail_under."""
     _install_tests(session)
     session.install(COVERAGE)
     # Absolute paths: the suite runs in an empty directory (see tests/conftest.py), and the
@@ -157,13 +157,16 @@ def coverage(session: nox.Session) -> None:
     config = f"--rcfile={ROOT / 'pyproject.toml'}"
     env = {"COVERAGE_FILE": str(ROOT / ".coverage")}
     session.run("coverage", "erase", config, env=env)
-    # `coverage run` rather than pytest-cov: it starts before pytest imports the aiokv plugin.
-    # Two passes, combined: the fast suite, and the redis tests with auto-pipelining off (the
-    # pooled path). The cluster target runs in its own session.
-    run = ["coverage", "run", config, "-m", "pytest", "-m", "not slow"]
+    # `coverage run` rather than pytest-cov: it starts before pytest imports the aiokv plugin;
+    # the xdist workers are measured as subprocesses (`patch = ["subprocess"]`). Three passes,
+    # combined: the fast suite, the redis tests with auto-pipelining off (the pooled path), and
+    # the behavioural suite on the cluster target (what `nox -s cluster` runs).
+    run = ["coverage", "run", config, "-m", "pytest", "-m", "not slow", *WORKERS]
     session.run(*run, *session.posargs, env=env)
     off = {**env, "AIOKV_TEST_AUTO_PIPELINE": "0"}
     session.run(*run, "-k", "redis", *session.posargs, env=off)
+    on_cluster = {**env, "AIOKV_TEST_CLUSTER": "1"}
+    session.run(*run, "-k", "cluster", *session.posargs, env=on_cluster)
     session.run("coverage", "combine", "--quiet", config, env=env)
     session.run("coverage", "report", config, env=env)
 
