@@ -225,6 +225,23 @@ async def test_a_timed_out_waiter_takes_nothing(kv: AsyncClient, blocked: Blocke
     assert await kv.lrange("q", 0, -1) == ["x"]
 
 
+async def test_a_cancellation_is_never_lost(kv: AsyncClient) -> None:
+    # Cancelled at every point of its first event-loop steps, a blocking pop must end cancelled.
+    # redis-py writes under asyncio.wait_for, which up to Python 3.11 drops a cancellation that
+    # lands just after the write (CPython gh-86296): the pop then read its reply and returned,
+    # and a queue's get() loop went on for ever. A lost one here returns None after 0.05 s.
+    lost = []
+    for attempt in range(300):
+        task = asyncio.ensure_future(kv.blpop("nothing", timeout=0.05))
+        for _ in range(attempt % 30):
+            await asyncio.sleep(0)
+        task.cancel()
+        results = await asyncio.gather(task, return_exceptions=True)
+        if not isinstance(results[0], asyncio.CancelledError):
+            lost.append((attempt, results[0]))
+    assert lost == []
+
+
 async def test_prefix_is_taken_off_the_key(make_client: Callable[..., AsyncClient]) -> None:
     async with make_client(key_prefix="{app}:") as kv:
         await kv.rpush("q", "x")

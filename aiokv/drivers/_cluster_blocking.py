@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
+import anyio
 from redis import exceptions as rexc
 from redis.asyncio.cluster import ClusterNode
 from redis.asyncio.connection import Connection
@@ -29,7 +30,7 @@ from .._exceptions import (
     OutcomeUnknownError,
 )
 from ..commands._base import Command
-from ._redis_blocking import read_reply
+from ._redis_blocking import read_reply, write
 from ._redis_errors import REDIRECTS, translate_error
 from ._slots import slot_of
 
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Waiters", "execute_blocking"]
 
-_MAXREDIRECTS = 16
+_MAX_REDIRECTS = 16
 
 
 class Waiters:
@@ -56,7 +57,14 @@ class Waiters:
             conn = idle.pop()
         else:
             # No retries inside redis-py, as in the node's own pool: the driver decides.
-            options = {**node.connection_kwargs, "retry": Retry(NoBackoff(), 0)}
+            # No socket_timeout inside redis-py either: it bounds each write and read with
+            # asyncio.wait_for, which up to Python 3.11 can drop the caller's cancellation
+            # (CPython gh-86296); the driver bounds connecting, writing and reading itself.
+            options = {
+                **node.connection_kwargs,
+                "retry": Retry(NoBackoff(), 0),
+                "socket_timeout": None,
+            }
             conn = node.connection_class(**options)
         self._busy.add(conn)
         return conn
@@ -103,6 +111,7 @@ async def execute_blocking(driver: ClusterDriver, spec: Command, *args: Any) -> 
     words = _words(spec, args)
     timeout = float(words[-1])
     limit = None if timeout == 0 else timeout + (settings.socket_timeout or 1.0)
+    connect_limit = (settings.connect_timeout or 5.0) + (settings.socket_timeout or 5.0)
     asking: ClusterNode | None = None
     failures = redirects = 0
     while True:
@@ -119,7 +128,14 @@ async def execute_blocking(driver: ClusterDriver, spec: Command, *args: Any) -> 
             if reader is not None and reader.at_eof():
                 await conn.disconnect()  # closed while idle: reconnect before writing
             if not conn.is_connected:
-                await conn.connect()  # type: ignore[no-untyped-call]
+                with anyio.fail_after(connect_limit):
+                    await conn.connect()  # type: ignore[no-untyped-call]
+        except TimeoutError as exc:  # nothing was sent
+            await pool.drop(conn)
+            raise KVTimeoutError(
+                f"connecting to {node.name} of {settings.masked_url} took longer than "
+                f"{connect_limit} s (connect_timeout plus socket_timeout)"
+            ) from exc
         except rexc.RedisError as exc:  # nothing was sent
             await pool.drop(conn)
             failures += 1
@@ -137,7 +153,7 @@ async def execute_blocking(driver: ClusterDriver, spec: Command, *args: Any) -> 
             pool.give_back(node, conn)
             raise InvalidArgumentError(f"cannot send this argument: {exc}") from exc
         try:
-            await conn.send_packed_command(packed, check_health=False)
+            await write(conn, packed, settings.socket_timeout)
             if asking is not None:
                 await read_reply(conn, settings.socket_timeout)  # ASKING: OK
             reply = await read_reply(conn, limit)
@@ -146,7 +162,7 @@ async def execute_blocking(driver: ClusterDriver, spec: Command, *args: Any) -> 
             if not isinstance(exc, REDIRECTS):
                 raise translate_error(exc, settings) from exc
             redirects += 1
-            if redirects > _MAXREDIRECTS:
+            if redirects > _MAX_REDIRECTS:
                 raise translate_error(exc, settings) from exc
             asking = await driver._follow(cluster, exc, redirects)
             continue

@@ -34,7 +34,14 @@ from ._redis_pool import Pool, close_at_loop_shutdown, step
 if TYPE_CHECKING:
     from .redis import RedisDriver
 
-__all__ = ["Dedicated", "blocking_table", "dedicated", "dedicated_release", "read_reply"]
+__all__ = [
+    "Dedicated",
+    "blocking_table",
+    "dedicated",
+    "dedicated_release",
+    "read_reply",
+    "write",
+]
 
 _UNLIMITED = 2**31 - 1
 
@@ -43,10 +50,14 @@ class Dedicated:
     """Connections outside the main pool, on one event loop; closed with the client or the loop."""
 
     def __init__(self, main: Pool) -> None:
+        # No socket_timeout inside redis-py: it bounds each write and read with
+        # asyncio.wait_for, which up to Python 3.11 can drop the caller's cancellation (CPython
+        # gh-86296), and a blocking loop (a queue's get()) would then never stop. The callers
+        # bound connecting, writing and reading themselves (anyio.fail_after).
         self.pool = Pool(
             connection_class=main.connection_class,
             max_connections=_UNLIMITED,
-            **main.connection_kwargs,
+            **{**main.connection_kwargs, "socket_timeout": None},
         )
         self.loop = self.pool.loop
         self._guard: AsyncGenerator[None, None] | None = close_at_loop_shutdown(self.pool)
@@ -104,6 +115,33 @@ async def read_reply(conn: AbstractConnection, limit: float | None, push: bool =
         return await conn.read_response(timeout=math.inf, push_request=push)
 
 
+async def write(conn: AbstractConnection, packed: bytes | list[bytes], limit: float | None) -> None:
+    """Write ``packed`` on ``conn`` (connected), for up to ``limit`` seconds (None: no limit).
+
+    Not redis-py's ``send_packed_command``: it writes under ``asyncio.wait_for``, which up to
+    Python 3.11 can drop a cancellation of the caller (CPython gh-86296). A blocking pop that
+    lost its cancellation would read its reply and carry on, and a loop of them (a queue's
+    ``get()``) would never stop.
+
+    Raises:
+        TimeoutError: if the write did not finish within ``limit`` (the connection is closed).
+        redis.exceptions.ConnectionError: if the connection failed (it is closed).
+    """
+    writer = conn._writer
+    if writer is None:
+        raise rexc.ConnectionError("the connection is closed")
+    try:
+        with anyio.fail_after(limit):
+            writer.writelines([packed] if isinstance(packed, bytes) else packed)
+            await writer.drain()
+    except OSError as exc:
+        await conn.disconnect(nowait=True)
+        raise rexc.ConnectionError(f"writing to the socket failed: {exc}") from exc
+    except BaseException:
+        await conn.disconnect(nowait=True)  # the command may be half written
+        raise
+
+
 async def dedicated_release(driver: RedisDriver, conn: AbstractConnection) -> None:
     """Give ``conn`` back to the dedicated pool it came from (or just close it)."""
     current = driver._dedicated_pool
@@ -126,11 +164,18 @@ async def execute_blocking(driver: RedisDriver, spec: Command, *args: Any) -> An
     words = _words(spec, args)
     timeout = float(words[-1])
     read_timeout = None if timeout == 0 else timeout + (settings.socket_timeout or 1.0)
+    connect_limit = (settings.connect_timeout or 5.0) + (settings.socket_timeout or 5.0)
     failures = 0
     while True:
         pool = dedicated(driver)
         try:
-            conn: AbstractConnection = await pool.pool.get_connection()
+            with anyio.fail_after(connect_limit):
+                conn: AbstractConnection = await pool.pool.get_connection()
+        except TimeoutError as exc:  # nothing was sent
+            raise KVTimeoutError(
+                f"connecting to {settings.masked_url} took longer than {connect_limit} s "
+                "(connect_timeout plus socket_timeout)"
+            ) from exc
         except rexc.ConnectionError as exc:
             failures += 1  # nothing was sent: connecting failed
             if failures > settings.retry_attempts or driver._closed:
@@ -140,7 +185,9 @@ async def execute_blocking(driver: RedisDriver, spec: Command, *args: Any) -> An
         except rexc.RedisError as exc:
             raise translate_error(exc, settings, failures + 1) from exc
         try:
-            await conn.send_packed_command(conn.pack_command(*words), check_health=False)
+            if not conn.is_connected:
+                await conn.connect()  # type: ignore[no-untyped-call]
+            await write(conn, conn.pack_command(*words), settings.socket_timeout)
             reply = await read_reply(conn, read_timeout)
         except rexc.ResponseError as exc:
             await pool.release(conn)

@@ -107,7 +107,7 @@ __all__ = ["ClusterDriver"]
 _SCAN = Command("SCAN", readonly=True, keys=NO_KEYS)
 _EVALSHA = Command("EVALSHA")
 _EVAL = Command("EVAL")
-_MAXREDIRECTS = 16
+_MAX_REDIRECTS = 16
 
 
 async def _exchange(conn: Connection, words: Sequence[Words]) -> list[Any]:
@@ -428,7 +428,7 @@ class ClusterDriver:
                     await resume_cancellation()
                 return replies
             redirects += 1
-            if redirects > _MAXREDIRECTS:
+            if redirects > _MAX_REDIRECTS:
                 raise translate_error(redirect, self._settings) from redirect
             asking = await self._follow(cluster, redirect, redirects)
 
@@ -503,7 +503,7 @@ class ClusterDriver:
                 if not isinstance(reply, REDIRECTS):
                     return reply
                 redirects += 1
-                if redirects > _MAXREDIRECTS:
+                if redirects > _MAX_REDIRECTS:
                     raise translate_error(reply, self._settings) from reply
                 asking = await self._follow(cluster, reply, redirects)
                 if asking is not None:
