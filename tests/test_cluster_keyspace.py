@@ -177,6 +177,11 @@ async def test_a_transaction_cannot_run_a_command_that_covers_every_primary(
 
         with pytest.raises(InvalidArgumentError, match=f"call kv.{name}\\(\\) outside"):
             await kv.transaction(body, "a")
+        walk = kv.pipeline(transaction=True)
+        walk.set("a", "3").scan(0)
+        with pytest.raises(InvalidArgumentError, match="SCAN asks every primary"):
+            await walk.execute()
+        assert await kv.get("a") is None
         # Outside a transaction, on every primary; a plain pipeline too.
         p = kv.pipeline()
         p.dbsize()
