@@ -253,14 +253,22 @@ async def test_scripts_are_traced(tkv: AsyncClient, otel: Otel) -> None:
 
 async def test_get_or_set_hits_misses_and_computations(tkv: AsyncClient, otel: Otel) -> None:
     calls = 0
+    gate = asyncio.Event()
 
     async def compute() -> int:
         nonlocal calls
         calls += 1
-        await anyio.sleep(0.01)  # let the other callers miss too
+        await gate.wait()  # until every caller has missed and joined this computation
         return 42
 
-    results = await asyncio.gather(*(tkv.get_or_set("answer", compute) for _ in range(5)))
+    callers = [asyncio.create_task(tkv.get_or_set("answer", compute)) for _ in range(5)]
+    for _ in range(5000):  # polled: the waiters have nothing to signal with
+        flight = tkv._flights._flights.get("answer")
+        if flight is not None and flight.waiters >= 5:
+            break
+        await asyncio.sleep(0.001)
+    gate.set()
+    results = await asyncio.gather(*callers)
     assert results == [42] * 5
     assert await tkv.get_or_set("answer", compute) == 42
     assert calls == 1
