@@ -1131,31 +1131,42 @@ class RedisCluster:
         """Start the nodes, form the cluster and wait until every slot is served."""
         try:
             for _ in range(self.primaries * (1 + self.replicas)):
-                node = RedisServer(
-                    self.binary,
-                    extra_args=[
-                        "--cluster-enabled",
-                        "yes",
-                        "--cluster-config-file",
-                        "nodes.conf",
-                        "--cluster-node-timeout",
-                        str(self.node_timeout_ms),
-                        "--cluster-port",
-                        str(_free_port()),
-                        *(
-                            ("--tls-cluster", "yes", "--tls-replication", "yes")
-                            if self.tls is not None
-                            else ()
-                        ),
-                    ],
-                    tls=self.tls,
-                )
-                self.nodes.append(node.start())
+                self.nodes.append(self._start_node())
             self._form()
         except BaseException:
             self.stop()
             raise
         return self
+
+    def _start_node(self) -> RedisServer:
+        """One node on free ports; a bus port taken meanwhile (by another test process, say)
+        is chosen again, as the client port is by :class:`RedisServer`."""
+        for attempt in range(5):
+            node = RedisServer(
+                self.binary,
+                extra_args=[
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    "nodes.conf",
+                    "--cluster-node-timeout",
+                    str(self.node_timeout_ms),
+                    "--cluster-port",
+                    str(_free_port()),
+                    *(
+                        ("--tls-cluster", "yes", "--tls-replication", "yes")
+                        if self.tls is not None
+                        else ()
+                    ),
+                ],
+                tls=self.tls,
+            )
+            try:
+                return node.start()
+            except ServerStartError as exc:
+                if attempt == 4 or not isinstance(exc.__cause__, _BindFailedError):
+                    raise
+        raise AssertionError("unreachable")
 
     def _form(self) -> None:
         primaries = self.nodes[: self.primaries]
